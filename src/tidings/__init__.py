@@ -1,0 +1,3 @@
+"""Tidings: a self-hosted omnichannel messaging gateway."""
+
+__version__ = "0.1.0"

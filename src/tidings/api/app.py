@@ -1,0 +1,73 @@
+"""The ASGI application: routes, error handlers, and the engine's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from tidings.api import errors, routes_messages
+from tidings.api.context import ApiContext
+from tidings.api.openapi import docs_html, openapi_document
+from tidings.api.responses import json_response
+from tidings.core.errors import RequestInvalid
+
+
+async def metrics(request: Request) -> Response:
+    ctx: ApiContext = request.app.state.ctx
+    return Response(generate_latest(ctx.engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(docs_html(openapi_document()))
+
+
+def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_engine:
+            await ctx.engine.start()
+        try:
+            yield
+        finally:
+            if manage_engine:
+                await ctx.engine.stop()
+
+    m = routes_messages
+    routes = [
+        Route("/v1/omnimessage", m.send_omnimessage, methods=["POST"]),
+        Route("/v1/omnimessages", m.send_bulk, methods=["POST"]),
+        Route("/v1/omnimessage/{omnimessage_id}", m.cancel_omnimessage, methods=["DELETE"]),
+        Route("/v1/omnimessage/{omnimessage_id}/status", m.omnimessage_status, methods=["GET"]),
+        Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            errors.ApiError: errors.handle_api_error,
+            RequestInvalid: errors.handle_invalid,
+            HTTPException: errors.handle_http,
+            Exception: errors.handle_unexpected,
+        },
+    )
+    app.state.ctx = ctx
+    return app

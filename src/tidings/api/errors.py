@@ -1,0 +1,85 @@
+"""Every error answer in the Messente format, whatever raised it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tidings.api.responses import json_response
+from tidings.core.errors import (
+    FORBIDDEN,
+    INTERNAL,
+    INVALID,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    ErrorItem,
+    RequestInvalid,
+    errors_body,
+)
+
+log = logging.getLogger("tidings.api")
+
+
+class ApiError(Exception):
+    """An error answer: status code plus Messente error items."""
+
+    def __init__(self, status: int, errors: list[ErrorItem], headers: dict[str, str] | None = None):
+        super().__init__(errors[0].detail if errors else str(status))
+        self.status = status
+        self.errors = errors
+        self.headers = headers
+
+
+def error(status: int, pair: tuple[str, str], detail: str, source: str | None = None) -> ApiError:
+    return ApiError(status, [ErrorItem(pair[0], pair[1], detail, source)])
+
+
+def not_found(detail: str = "No such omnimessage, or it is not yours") -> ApiError:
+    return error(404, NOT_FOUND, detail)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(
+        401,
+        [ErrorItem(UNAUTHORIZED[0], UNAUTHORIZED[1], "Valid HTTP Basic credentials are required")],
+        {"WWW-Authenticate": 'Basic realm="Tidings", charset="UTF-8"'},
+    )
+
+
+def error_response(exc: ApiError) -> Response:
+    return json_response(errors_body(exc.errors), exc.status, headers=exc.headers)
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def handle_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestInvalid)
+    return error_response(ApiError(400, exc.errors))
+
+
+_HTTP_PAIRS: dict[int, tuple[str, str]] = {
+    400: INVALID, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED,
+}
+
+
+async def handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    pair = _HTTP_PAIRS.get(exc.status_code, INVALID if exc.status_code < 500 else INTERNAL)
+    detail = {404: "No such resource", 405: f"Method {request.method} not allowed here"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    headers: dict[str, Any] | None = dict(exc.headers) if exc.headers else None
+    return error_response(ApiError(exc.status_code, [ErrorItem(pair[0], pair[1], detail)], headers))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("action=unhandled_error path=%s", request.url.path, exc_info=exc)
+    return error_response(error(500, INTERNAL, "Internal error; the request was not completed"))

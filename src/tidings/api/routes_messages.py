@@ -1,0 +1,96 @@
+"""The Omnichannel API v1 endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tidings.api.body import read_json
+from tidings.api.context import ApiContext, account_of
+from tidings.api.errors import error, not_found
+from tidings.api.responses import json_response
+from tidings.api.serialize import sandbox_message, send_result, status_body
+from tidings.core.errors import INVALID, RequestInvalid, errors_body
+from tidings.core.phone import normalise_msisdn
+from tidings.core.validation import validate_bulk, validate_omnimessage
+from tidings.store.records import CancelResult, NewOmnimessage
+
+
+def _ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def _omni_id(request: Request) -> str:
+    raw = str(request.path_params["omnimessage_id"])
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise not_found() from None
+
+
+async def send_omnimessage(request: Request) -> Response:
+    ctx = _ctx(request)
+    account = await account_of(request)
+    data = await read_json(request, ctx.settings.max_body_bytes)
+    req = validate_omnimessage(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    record = ctx.engine.build(account, req)
+    await ctx.engine.accept([record])
+    return json_response(send_result(record), 201)
+
+
+async def send_bulk(request: Request) -> Response:
+    ctx = _ctx(request)
+    account = await account_of(request)
+    data = await read_json(request, ctx.settings.max_bulk_body_bytes)
+    items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    records: list[NewOmnimessage] = []
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, RequestInvalid):
+            out.append(errors_body(item.errors))
+        else:
+            record = ctx.engine.build(account, item)
+            records.append(record)
+            out.append(send_result(record))
+    if records:
+        await ctx.engine.accept(records)
+    return json_response({"messages": out}, 201)
+
+
+async def cancel_omnimessage(request: Request) -> Response:
+    ctx = _ctx(request)
+    account = await account_of(request)
+    result = await ctx.engine.cancel(account, _omni_id(request))
+    if result == CancelResult.NOT_FOUND:
+        raise not_found("No scheduled omnimessage with this id: it was already sent, or does not exist")
+    return json_response({}, 202)
+
+
+async def omnimessage_status(request: Request) -> Response:
+    ctx = _ctx(request)
+    account = await account_of(request)
+    view = await ctx.engine.status(account, _omni_id(request))
+    if view is None:
+        raise not_found()
+    return json_response(status_body(view), 200)
+
+
+async def sandbox_messages(request: Request) -> Response:
+    ctx = _ctx(request)
+    account = await account_of(request)
+    to = request.query_params.get("to")
+    if to is not None:
+        try:
+            # An unencoded "+" in a query string arrives as a space.
+            to = normalise_msisdn("+" + to[1:] if to.startswith(" ") else to)
+        except ValueError as exc:
+            raise error(400, INVALID, str(exc), "to") from None
+    limit_raw = request.query_params.get("limit", "100")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 1000:
+        raise error(400, INVALID, "limit must be a whole number from 1 to 1000", "limit")
+    msgs = await ctx.engine.store.list_sandbox_messages(account.id, to, int(limit_raw))
+    return json_response({"messages": [sandbox_message(m) for m in msgs]})

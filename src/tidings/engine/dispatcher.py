@@ -1,0 +1,288 @@
+"""The dispatcher: claims due timers, fires them at their time, records what connectors say.
+
+Three small loops share one in-memory heap:
+- *claim*: leases due rows (and a short look-ahead) in batches, looping while batches come back
+  full, then sleeps until the earliest pending due time, a wake-up, or the safety poll;
+- *fire*: waits on the monotonic clock for the heap's head, then fires everything due in one
+  batch (one transaction to start attempts, one hand-over per connector, one to record outcomes);
+- *upkeep*: extends this process's leases, takes back expired ones, re-anchors the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import secrets
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from tidings.channels.router import Router
+from tidings.core.dispatch import Outcome, SendJob, SendOutcome, StatusChange
+from tidings.engine.clock import Clock
+from tidings.engine.metrics import EngineMetrics
+from tidings.store.base import Store
+from tidings.store.records import Claim
+
+log = logging.getLogger("tidings.engine")
+ChangeSink = Callable[[list[StatusChange]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    claim_batch: int = 2000
+    fire_batch: int = 2000
+    lookahead_s: float = 0.3
+    lease_s: float = 30.0
+    safety_poll_s: float = 2.0
+    upkeep_s: float = 5.0
+    max_inflight_batches: int = 4
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        router: Router,
+        clock: Clock,
+        metrics: EngineMetrics,
+        settings: DispatchSettings | None = None,
+        on_changes: ChangeSink | None = None,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.clock = clock
+        self.metrics = metrics
+        self.settings = settings or DispatchSettings()
+        self.on_changes = on_changes
+        self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self._heap: list[tuple[int, int, int, Claim]] = []
+        self._seq = itertools.count()
+        self._claim_wake = asyncio.Event()
+        self._fire_wake = asyncio.Event()
+        self._sleeping_until_us: int | None = None
+        self._inflight = asyncio.Semaphore(self.settings.max_inflight_batches)
+        self._fire_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- public -----------------------------------------------------------------------------
+
+    def wake(self, due_us: int | None = None) -> None:
+        """Something new is due at `due_us` (None: unknown): claim again if it is sooner than
+        the time the claim loop sleeps until."""
+        if due_us is None or self._sleeping_until_us is None or due_us < self._sleeping_until_us:
+            self._claim_wake.set()
+
+    async def start(self) -> None:
+        await self.clock.calibrate()
+        await self._recover()
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="claim"),
+            asyncio.create_task(self._fire_loop(), name="fire"),
+            asyncio.create_task(self._upkeep_loop(), name="upkeep"),
+        ]
+        log.info("action=dispatcher_started owner=%s", self.owner)
+
+    async def stop(self) -> None:
+        """Stop claiming, finish the batches in flight, give back what was claimed but not fired."""
+        self._stopping = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._fire_tasks:
+            await asyncio.gather(*self._fire_tasks, return_exceptions=True)
+        released = await self.store.release_owned(self.owner)
+        self._heap.clear()
+        log.info("action=dispatcher_stopped owner=%s released=%d", self.owner, released)
+
+    # -- claim --------------------------------------------------------------------------------
+
+    def _lease_until(self) -> int:
+        return self.clock.now_us() + int(self.settings.lease_s * 1_000_000)
+
+    async def _claim_loop(self) -> None:
+        s = self.settings
+        while not self._stopping:
+            try:
+                self._claim_wake.clear()
+                now = self.clock.now_us()
+                horizon = now + int(s.lookahead_s * 1_000_000)
+                token = secrets.randbits(62)
+                claims = await self.store.claim_due(
+                    self.owner, token, horizon, s.claim_batch, self._lease_until()
+                )
+                if claims:
+                    self.metrics.claimed.inc(len(claims))
+                    self.metrics.claim_batch.observe(len(claims))
+                    for c in claims:
+                        heapq.heappush(self._heap, (c.due_us, -c.priority, next(self._seq), c))
+                    self._fire_wake.set()
+                if len(claims) == s.claim_batch:
+                    await asyncio.sleep(0)
+                    continue
+                nxt = await self.store.next_due_us()
+                await self._sleep_until(nxt, horizon)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("action=claim_failed")
+                await asyncio.sleep(0.5)
+
+    async def _sleep_until(self, next_due_us: int | None, horizon_us: int) -> None:
+        s = self.settings
+        lookahead_us = int(s.lookahead_s * 1_000_000)
+        poll_us = int(s.safety_poll_s * 1_000_000)
+        now = self.clock.now_us()
+        target = now + poll_us if next_due_us is None else min(now + poll_us, next_due_us - lookahead_us)
+        self._sleeping_until_us = target + lookahead_us
+        delay = (target - now) / 1_000_000
+        if delay > 0 and not self._claim_wake.is_set():
+            try:
+                await asyncio.wait_for(self._claim_wake.wait(), delay)
+            except TimeoutError:
+                pass
+        self._sleeping_until_us = None
+
+    # -- fire ---------------------------------------------------------------------------------
+
+    async def _fire_loop(self) -> None:
+        while not self._stopping:
+            self._fire_wake.clear()
+            if not self._heap:
+                await self._fire_wake.wait()
+                continue
+            head_due = self._heap[0][0]
+            delay = self.clock.monotonic_for(head_due) - time.monotonic()
+            if delay > 0:
+                # Sleep on the loop's monotonic clock; an earlier claim interrupts the wait.
+                try:
+                    await asyncio.wait_for(self._fire_wake.wait(), delay)
+                except TimeoutError:
+                    pass
+                continue
+            now = self.clock.now_us()
+            batch: list[Claim] = []
+            while self._heap and self._heap[0][0] <= now and len(batch) < self.settings.fire_batch:
+                batch.append(heapq.heappop(self._heap)[3])
+            if not batch:
+                await asyncio.sleep(0)
+                continue
+            await self._inflight.acquire()
+            task = asyncio.create_task(self._fire(batch))
+            self._fire_tasks.add(task)
+            task.add_done_callback(self._fire_done)
+
+    def _fire_done(self, task: asyncio.Task[None]) -> None:
+        self._fire_tasks.discard(task)
+        self._inflight.release()
+
+    async def _fire(self, claims: Sequence[Claim]) -> None:
+        try:
+            self.metrics.fire_batch.observe(len(claims))
+            result = await self.store.start_attempts(claims, self.clock.now_us())
+            if result.lost_lease:
+                self.metrics.lost_lease.inc(result.lost_lease)
+            await self._emit(result.changes)
+            if result.sends:
+                await self._hand_over(result.sends)
+            # A fallback to the next channel releases its timer as due now.
+            if any(c.kind == "attempt" for c in claims):
+                self.wake()
+        except Exception:
+            log.exception("action=fire_failed count=%d", len(claims))
+
+    async def _hand_over(self, jobs: Sequence[SendJob], *, reconciling: bool = False) -> None:
+        by_connector: dict[int, list[SendJob]] = defaultdict(list)
+        connectors = {}
+        for j in jobs:
+            conn = self.router.for_channel(j.channel)
+            by_connector[id(conn)].append(j)
+            connectors[id(conn)] = conn
+
+        async def one(key: int) -> list[SendOutcome]:
+            conn, group = connectors[key], by_connector[key]
+            handed = self.clock.now_us()
+            try:
+                outcomes = await conn.send(group)
+            except Exception as exc:  # a connector crash: we cannot know what left
+                log.exception("action=connector_failed connector=%s count=%d", conn.name, len(group))
+                outcomes = [SendOutcome(j, Outcome.UNKNOWN, conn.name, error=str(exc)) for j in group]
+            for j in group:
+                self.metrics.sent.labels(j.channel).inc()
+                if j.position == 0 and not reconciling:
+                    self.metrics.lateness.observe(max(0, handed - j.due_us) / 1_000_000)
+            return outcomes
+
+        results = await asyncio.gather(*(one(k) for k in by_connector))
+        outcomes = [o for group in results for o in group]
+        changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
+        if lost:
+            self.metrics.lost_lease.inc(lost)
+        await self._emit(changes)
+        if any(o.outcome in (Outcome.RETRY, Outcome.REJECTED) for o in outcomes):
+            self.wake()
+
+    async def _emit(self, changes: list[StatusChange]) -> None:
+        if changes and self.on_changes is not None:
+            await self.on_changes(changes)
+
+    # -- upkeep -------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        now = self.clock.now_us()
+        result = await self.store.recover_expired(
+            self.owner, secrets.randbits(62), now, self._lease_until()
+        )
+        if result.released:
+            self.metrics.recovered.inc(result.released)
+            log.info("action=leases_recovered released=%d", result.released)
+        if result.unknown:
+            self.metrics.unknown.inc(len(result.unknown))
+            log.warning("action=unknown_recovered count=%d", len(result.unknown))
+            await self._reconcile(result.unknown)
+        if result.released:
+            self.wake()
+
+    async def _reconcile(self, jobs: Sequence[SendJob]) -> None:
+        """Ask each connector about messages caught mid-send; resend only what provably never left."""
+        outcomes: list[SendOutcome] = []
+        by_channel: dict[str, list[SendJob]] = defaultdict(list)
+        for j in jobs:
+            by_channel[j.channel].append(j)
+        for channel, group in by_channel.items():
+            conn = self.router.for_channel(channel)
+            try:
+                known = await conn.reconcile(group)
+            except Exception:
+                log.exception("action=reconcile_failed connector=%s", conn.name)
+                known = {}
+            now = self.clock.now_us()
+            for j in group:
+                has = known.get(j.message_id)
+                if has is True:
+                    outcomes.append(SendOutcome(j, Outcome.ACCEPTED, conn.name, provider_ref=j.message_id))
+                elif has is False:
+                    outcomes.append(SendOutcome(j, Outcome.RETRY, conn.name, retry_at_us=now))
+                else:
+                    outcomes.append(SendOutcome(j, Outcome.UNKNOWN, conn.name))
+        changes, _ = await self.store.finish_attempts(outcomes, self.clock.now_us())
+        await self._emit(changes)
+        self.wake()
+
+    async def _upkeep_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.upkeep_s)
+            try:
+                await self.clock.calibrate()
+                await self.store.extend_leases(self.owner, self._lease_until())
+                await self._recover()
+                self.metrics.pending.set(await self.store.pending_count())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("action=upkeep_failed")

@@ -1,0 +1,151 @@
+"""Composition root: build the store, connectors, engine and web app from settings.
+
+It sits beside `cli.py`, above every layer, and is the only place that knows all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from tidings.api.app import create_app
+from tidings.api.auth import Authenticator, hash_password
+from tidings.api.context import ApiContext, ApiSettings
+from tidings.channels.router import Router
+from tidings.channels.sandbox import SandboxConnector
+from tidings.core.model import CHANNELS
+from tidings.engine.service import Engine, EngineSettings
+from tidings.store.base import Store
+from tidings.store.factory import open_store
+from tidings.store.records import Account
+from tidings.store.urls import DatabaseUrl
+
+log = logging.getLogger("tidings")
+
+DEFAULT_SENDER = "Tidings"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    database: DatabaseUrl
+    host: str = "127.0.0.1"
+    port: int = 8080
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    sandbox_delivery_delay_s: float = 0.05
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def build_engine(store: Store, settings: ServeSettings) -> Engine:
+    engine_box: list[Engine] = []
+    sandbox = SandboxConnector(
+        store,
+        lambda: engine_box[0].clock.now_us(),
+        delivery_delay_s=settings.sandbox_delivery_delay_s,
+    )
+    router = Router({c: sandbox for c in CHANNELS})
+    engine = Engine(store, router, settings.engine)
+    engine_box.append(engine)
+    return engine
+
+
+async def create_account(
+    store: Store, username: str, password: str, sender: str = DEFAULT_SENDER
+) -> Account:
+    return await store.create_account(
+        username, hash_password(password), sender, secrets.token_hex(32)
+    )
+
+
+async def ensure_first_account(store: Store, base_url: str) -> None:
+    """On an empty database, create an account and print how to use it."""
+    if await store.list_accounts():
+        return
+    username, password = "tidings", secrets.token_urlsafe(18)
+    await create_account(store, username, password)
+    print(
+        "\nCreated the first account (this is shown only once):\n"
+        f"  username: {username}\n  password: {password}\n\n"
+        "Send a message to the sandbox:\n"
+        f"  curl -u '{username}:{password}' -H 'Content-Type: application/json' \\\n"
+        f"    -d '{{\"to\":\"+37251234567\",\"messages\":[{{\"channel\":\"sms\",\"text\":\"Hello from Tidings\"}}]}}' \\\n"
+        f"    {base_url}/v1/omnimessage\n",
+        flush=True,
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its habit of re-raising the stop signal: a clean stop exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+async def serve(settings: ServeSettings) -> None:
+    store = await open_store(settings.database)
+    try:
+        await ensure_first_account(store, f"http://{settings.host}:{settings.port}")
+        engine = build_engine(store, settings)
+        ctx = ApiContext(engine, Authenticator(store), settings.api)
+        app = create_app(ctx)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
+        log.info(
+            "action=serve_start url=http://%s:%d database=%s",
+            settings.host, settings.port, settings.database.kind,
+        )
+        await _Server(config).serve()
+    finally:
+        await store.close()
+    log.info("action=serve_stopped")
+
+
+async def work(settings: ServeSettings) -> None:
+    """Dispatch only: no HTTP. Runs until SIGINT/SIGTERM, then stops cleanly."""
+    store = await open_store(settings.database)
+    engine = build_engine(store, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await engine.start()
+        log.info("action=worker_start owner=%s", engine.dispatcher.owner)
+        await stop.wait()
+    finally:
+        await engine.stop()
+        await store.close()
+    log.info("action=worker_stopped")

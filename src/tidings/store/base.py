@@ -1,0 +1,162 @@
+"""The store port: everything the engine, API and CLI persist, over either SQL backend.
+
+Adapters (`sqlite.py`, `postgres.py`) supply transactions, the claim query and the database's
+clock; the transaction scripts themselves are shared.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+
+from tidings.store import accounts_sql, engine_sql, messages_sql
+from tidings.store.records import (
+    Account,
+    CancelResult,
+    Claim,
+    FireResult,
+    NewOmnimessage,
+    OmniView,
+    RecoveryResult,
+    Report,
+    SandboxMessage,
+    SendOutcome,
+    StatusChange,
+)
+from tidings.store.tx import Tx
+
+
+class Store(ABC):
+    kind: str
+
+    @abstractmethod
+    def write(self) -> AbstractAsyncContextManager[Tx]:
+        """A read-write transaction, committed on success."""
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """A read-only view (may see a slightly older snapshot than the writer)."""
+
+    @abstractmethod
+    async def claim_due(
+        self, owner: str, lease_token: int, horizon_us: int, limit: int, lease_until_us: int
+    ) -> list[Claim]:
+        """Lease up to `limit` pending timers due by `horizon_us`: high priority first, then by
+        due time."""
+
+    @abstractmethod
+    async def now_us(self) -> int:
+        """The reference clock (the database's), in UTC microseconds."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # accounts
+    async def create_account(
+        self, username: str, password_hash: str, default_sender: str, signing_secret: str
+    ) -> Account:
+        now = await self.now_us()
+        async with self.write() as tx:
+            return await accounts_sql.create_account(
+                tx, username, password_hash, default_sender, signing_secret, now
+            )
+
+    async def get_account(self, username: str) -> Account | None:
+        async with self.read() as tx:
+            return await accounts_sql.get_account(tx, username)
+
+    async def list_accounts(self) -> list[Account]:
+        async with self.read() as tx:
+            return await accounts_sql.list_accounts(tx)
+
+    async def remove_account(self, username: str) -> bool:
+        async with self.write() as tx:
+            return await accounts_sql.remove_account(tx, username)
+
+    async def update_account(
+        self,
+        username: str,
+        *,
+        password_hash: str | None = None,
+        default_sender: str | None = None,
+        dlr_url: str | None = None,
+        clear_dlr_url: bool = False,
+    ) -> Account | None:
+        async with self.write() as tx:
+            return await accounts_sql.update_account(
+                tx,
+                username,
+                password_hash=password_hash,
+                default_sender=default_sender,
+                dlr_url=dlr_url,
+                clear_dlr_url=clear_dlr_url,
+            )
+
+    # messages
+    async def insert_omnimessages(self, items: Sequence[NewOmnimessage]) -> None:
+        async with self.write() as tx:
+            await messages_sql.insert_omnimessages(tx, items)
+
+    async def get_omnimessage(self, account_id: int, omni_id: str) -> OmniView | None:
+        async with self.read() as tx:
+            return await messages_sql.get_omnimessage(tx, account_id, omni_id)
+
+    async def cancel_omnimessage(
+        self, account_id: int, omni_id: str
+    ) -> tuple[CancelResult, list[StatusChange]]:
+        now = await self.now_us()
+        async with self.write() as tx:
+            return await messages_sql.cancel_omnimessage(tx, account_id, omni_id, now)
+
+    # sandbox inbox
+    async def insert_sandbox_messages(self, items: Sequence[SandboxMessage]) -> None:
+        async with self.write() as tx:
+            await messages_sql.insert_sandbox_messages(tx, items)
+
+    async def list_sandbox_messages(
+        self, account_id: int, to: str | None, limit: int = 100, before_us: int | None = None
+    ) -> list[SandboxMessage]:
+        async with self.read() as tx:
+            return await messages_sql.list_sandbox_messages(tx, account_id, to, limit, before_us)
+
+    async def sandbox_has(self, message_ids: Sequence[str]) -> set[str]:
+        async with self.read() as tx:
+            return await messages_sql.sandbox_has(tx, message_ids)
+
+    # engine
+    async def start_attempts(self, claims: Sequence[Claim], now_us: int) -> FireResult:
+        async with self.write() as tx:
+            return await engine_sql.start_attempts(tx, claims, now_us)
+
+    async def finish_attempts(
+        self, outcomes: Sequence[SendOutcome], now_us: int
+    ) -> tuple[list[StatusChange], int]:
+        async with self.write() as tx:
+            return await engine_sql.finish_attempts(tx, outcomes, now_us)
+
+    async def apply_reports(self, reports: Sequence[Report], now_us: int) -> list[StatusChange]:
+        async with self.write() as tx:
+            return await engine_sql.apply_reports(tx, reports, now_us)
+
+    async def recover_expired(
+        self, owner: str, lease_token: int, now_us: int, lease_until_us: int
+    ) -> RecoveryResult:
+        async with self.write() as tx:
+            return await engine_sql.recover_expired(tx, owner, lease_token, now_us, lease_until_us)
+
+    async def release_owned(self, owner: str) -> int:
+        async with self.write() as tx:
+            return await engine_sql.release_owned(tx, owner)
+
+    async def extend_leases(self, owner: str, lease_until_us: int) -> int:
+        async with self.write() as tx:
+            return await engine_sql.extend_leases(tx, owner, lease_until_us)
+
+    async def next_due_us(self) -> int | None:
+        async with self.read() as tx:
+            return await engine_sql.next_due_us(tx)
+
+    async def pending_count(self) -> int:
+        async with self.read() as tx:
+            return await engine_sql.pending_count(tx)
