@@ -15,7 +15,12 @@ from tidings.api.auth import hash_password
 from tidings.core.validation_sender import sender_problem
 from tidings.store.factory import open_store
 from tidings.store.migrate import migrate as run_migrations
-from tidings.store.urls import DEFAULT_DATABASE_URL, DatabaseUrl, DatabaseUrlError, parse_database_url
+from tidings.store.urls import (
+    DEFAULT_DATABASE_URL,
+    DatabaseUrl,
+    DatabaseUrlError,
+    parse_database_url,
+)
 
 T = TypeVar("T")
 
@@ -39,7 +44,7 @@ def _run(coro: Awaitable[T]) -> T:
     try:
         import uvloop
 
-        return uvloop.run(coro)  # type: ignore[arg-type,no-any-return]
+        return uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:  # pragma: no cover - uvloop is not on every platform
         return asyncio.run(coro)  # type: ignore[arg-type]
 
@@ -138,7 +143,9 @@ def accounts_list(database: str) -> None:
             return
         click.echo(f"{'USERNAME':<24} {'SENDER':<12} {'DLR URL':<40} SIGNING SECRET")
         for a in rows:
-            click.echo(f"{a.username:<24} {a.default_sender:<12} {a.dlr_url or '-':<40} {a.signing_secret}")
+            click.echo(
+                f"{a.username:<24} {a.default_sender:<12} {a.dlr_url or '-':<40} {a.signing_secret}"
+            )
 
     _with_store(database, go)
 

@@ -81,7 +81,7 @@ async def ensure_first_account(store: Store, base_url: str) -> None:
         f"  username: {username}\n  password: {password}\n\n"
         "Send a message to the sandbox:\n"
         f"  curl -u '{username}:{password}' -H 'Content-Type: application/json' \\\n"
-        f"    -d '{{\"to\":\"+37251234567\",\"messages\":[{{\"channel\":\"sms\",\"text\":\"Hello from Tidings\"}}]}}' \\\n"
+        f'    -d \'{{"to":"+37251234567","messages":[{{"channel":"sms","text":"Hello from Tidings"}}]}}\' \\\n'
         f"    {base_url}/v1/omnimessage\n",
         flush=True,
     )
@@ -125,7 +125,9 @@ async def serve(settings: ServeSettings) -> None:
         )
         log.info(
             "action=serve_start url=http://%s:%d database=%s",
-            settings.host, settings.port, settings.database.kind,
+            settings.host,
+            settings.port,
+            settings.database.kind,
         )
         await _Server(config).serve()
     finally:

@@ -66,7 +66,11 @@ async def handle_invalid(request: Request, exc: Exception) -> Response:
 
 
 _HTTP_PAIRS: dict[int, tuple[str, str]] = {
-    400: INVALID, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED,
+    400: INVALID,
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
 }
 
 

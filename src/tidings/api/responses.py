@@ -9,5 +9,7 @@ import orjson
 from starlette.responses import Response
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")

@@ -66,7 +66,9 @@ async def cancel_omnimessage(request: Request) -> Response:
     account = await account_of(request)
     result = await ctx.engine.cancel(account, _omni_id(request))
     if result == CancelResult.NOT_FOUND:
-        raise not_found("No scheduled omnimessage with this id: it was already sent, or does not exist")
+        raise not_found(
+            "No scheduled omnimessage with this id: it was already sent, or does not exist"
+        )
     return json_response({}, 202)
 
 

@@ -42,7 +42,9 @@ def delivery_result(c: ChannelView) -> dict[str, Any]:
     if c.part_price is not None and c.parts_count is not None:
         total = f"{float(c.part_price) * c.parts_count:.6f}".rstrip("0").rstrip(".")
         out["price_info"] = {
-            "part_price": c.part_price, "parts_count": c.parts_count, "total_price": total,
+            "part_price": c.part_price,
+            "parts_count": c.parts_count,
+            "total_price": total,
         }
     return out
 

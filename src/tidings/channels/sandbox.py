@@ -33,8 +33,15 @@ class SandboxConnector:
         now = self._now_us()
         inbox = [
             SandboxMessage(
-                j.message_id, j.omnimessage_id, j.account_id, j.channel, j.to, j.sender,
-                render_text(j.channel, orjson.loads(j.content or "{}")), j.content, now,
+                j.message_id,
+                j.omnimessage_id,
+                j.account_id,
+                j.channel,
+                j.to,
+                j.sender,
+                render_text(j.channel, orjson.loads(j.content or "{}")),
+                j.content,
+                now,
             )
             for j in jobs
         ]
@@ -42,7 +49,9 @@ class SandboxConnector:
         for j in jobs:
             self._report(j.message_id, "ACK", 0.0)
             self._report(j.message_id, "DELIVRD", self._delay)
-        return [SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id) for j in jobs]
+        return [
+            SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id) for j in jobs
+        ]
 
     def _report(self, message_id: str, status: str, delay: float) -> None:
         def emit() -> None:

@@ -14,10 +14,9 @@ from tidings.core._fields import Node, Problems, json_type
 from tidings.core.model import CHANNELS, ChannelRequest, Limits
 from tidings.core.phone import normalise_msisdn
 from tidings.core.timeparse import parse_time_to_send
+from tidings.core.validation_sender import sender_problem
 
 # -- caps ----------------------------------------------------------------------------------------
-SENDER_ALNUM_MAX = 11
-SENDER_DIGITS_MAX = 15
 SMS_TEXT_MAX = 1600  # characters (code points); ours: ~10 GSM-7 or ~24 UCS-2 segments
 SMS_UDH_HEX_MAX = 280  # hex digits = 140 bytes, one whole SMS payload
 VIBER_TEXT_MAX = 1000  # legacy Messente docs
@@ -48,8 +47,6 @@ TELEGRAM_TEXT_MAX = 4096  # Telegram Bot API message limit
 
 ENVELOPE_KEYS = frozenset({"channel", "sender", "validity", "ttl"})
 
-_SENDER_ALNUM = re.compile(rf"(?=.*[A-Za-z])[A-Za-z0-9 ]{{1,{SENDER_ALNUM_MAX}}}", re.ASCII)
-_SENDER_DIGITS = re.compile(rf"\+?[0-9]{{1,{SENDER_DIGITS_MAX}}}", re.ASCII)
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _AMOUNT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
@@ -85,13 +82,10 @@ def _sender(node: Node, *, required: bool) -> str | None:
     sender = node.string("sender", max_len=SHORT_MAX)
     if sender is None:
         return None
-    if _SENDER_ALNUM.fullmatch(sender) or _SENDER_DIGITS.fullmatch(sender):
+    problem = sender_problem(sender)
+    if problem is None:
         return sender
-    node.invalid(
-        "sender",
-        f"sender must be a name of 1-{SENDER_ALNUM_MAX} letters, digits and spaces with at "
-        f"least one letter, or a number of up to {SENDER_DIGITS_MAX} digits with an optional '+'",
-    )
+    node.invalid("sender", problem)
     return None
 
 

@@ -17,7 +17,9 @@ log = logging.getLogger("tidings.engine")
 
 
 class Accepter:
-    def __init__(self, store: Store, on_committed: Callable[[int], None], max_batch: int = 5000) -> None:
+    def __init__(
+        self, store: Store, on_committed: Callable[[int], None], max_batch: int = 5000
+    ) -> None:
         self._store = store
         self._on_committed = on_committed
         self._max = max_batch

@@ -11,6 +11,7 @@ Three small loops share one in-memory heap:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -138,14 +139,14 @@ class Dispatcher:
         lookahead_us = int(s.lookahead_s * 1_000_000)
         poll_us = int(s.safety_poll_s * 1_000_000)
         now = self.clock.now_us()
-        target = now + poll_us if next_due_us is None else min(now + poll_us, next_due_us - lookahead_us)
+        target = (
+            now + poll_us if next_due_us is None else min(now + poll_us, next_due_us - lookahead_us)
+        )
         self._sleeping_until_us = target + lookahead_us
         delay = (target - now) / 1_000_000
         if delay > 0 and not self._claim_wake.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._claim_wake.wait(), delay)
-            except TimeoutError:
-                pass
         self._sleeping_until_us = None
 
     # -- fire ---------------------------------------------------------------------------------
@@ -160,10 +161,8 @@ class Dispatcher:
             delay = self.clock.monotonic_for(head_due) - time.monotonic()
             if delay > 0:
                 # Sleep on the loop's monotonic clock; an earlier claim interrupts the wait.
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._fire_wake.wait(), delay)
-                except TimeoutError:
-                    pass
                 continue
             now = self.clock.now_us()
             batch: list[Claim] = []
@@ -210,8 +209,12 @@ class Dispatcher:
             try:
                 outcomes = await conn.send(group)
             except Exception as exc:  # a connector crash: we cannot know what left
-                log.exception("action=connector_failed connector=%s count=%d", conn.name, len(group))
-                outcomes = [SendOutcome(j, Outcome.UNKNOWN, conn.name, error=str(exc)) for j in group]
+                log.exception(
+                    "action=connector_failed connector=%s count=%d", conn.name, len(group)
+                )
+                outcomes = [
+                    SendOutcome(j, Outcome.UNKNOWN, conn.name, error=str(exc)) for j in group
+                ]
             for j in group:
                 self.metrics.sent.labels(j.channel).inc()
                 if j.position == 0 and not reconciling:
@@ -265,7 +268,9 @@ class Dispatcher:
             for j in group:
                 has = known.get(j.message_id)
                 if has is True:
-                    outcomes.append(SendOutcome(j, Outcome.ACCEPTED, conn.name, provider_ref=j.message_id))
+                    outcomes.append(
+                        SendOutcome(j, Outcome.ACCEPTED, conn.name, provider_ref=j.message_id)
+                    )
                 elif has is False:
                     outcomes.append(SendOutcome(j, Outcome.RETRY, conn.name, retry_at_us=now))
                 else:

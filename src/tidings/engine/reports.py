@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -16,7 +17,9 @@ ChangeSink = Callable[[list[StatusChange]], Awaitable[None]]
 
 
 class ReportRecorder:
-    def __init__(self, store: Store, clock: Clock, metrics: EngineMetrics, max_batch: int = 2000) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, metrics: EngineMetrics, max_batch: int = 2000
+    ) -> None:
         self._store = store
         self._clock = clock
         self._metrics = metrics
@@ -56,9 +59,9 @@ class ReportRecorder:
             if not self._queue:
                 self._idle.set()
 
-    async def drain(self, timeout: float = 5.0) -> None:
+    async def drain(self, wait_s: float = 5.0) -> None:
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), wait_s)
         except TimeoutError:
             log.warning("action=reports_drain_timeout left=%d", len(self._queue))
 
@@ -66,7 +69,5 @@ class ReportRecorder:
         await self.drain()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -15,7 +15,7 @@ from tidings.core.dispatch import StatusChange
 from tidings.core.model import PRIORITIES, Limits, OmnimessageRequest
 from tidings.engine.accepter import Accepter
 from tidings.engine.clock import Clock
-from tidings.engine.dispatcher import DispatchSettings, Dispatcher
+from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.reports import ReportRecorder
 from tidings.store.base import Store
@@ -30,8 +30,8 @@ from tidings.store.records import (
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    limits: Limits = Limits()
-    dispatch: DispatchSettings = DispatchSettings()
+    limits: Limits = field(default_factory=Limits)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     dispatch_enabled: bool = True
 
 
@@ -51,7 +51,11 @@ class Engine:
         self.clock = clock or Clock(store.now_us)
         self.reports = ReportRecorder(store, self.clock, self.metrics)
         self.dispatcher = Dispatcher(
-            store, router, self.clock, self.metrics, self.settings.dispatch,
+            store,
+            router,
+            self.clock,
+            self.metrics,
+            self.settings.dispatch,
             on_changes=self._on_changes,
         )
         self.reports.on_changes = self._on_changes

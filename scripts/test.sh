@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything the tests need into .venv, then run lint, types and the whole test suite.
+# Arguments are passed to pytest (e.g. scripts/test.sh tests/unit -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+# The older generation of the official client (API 2.0.0, with Telegram) cannot share an
+# environment with the newer one: the e2e tests run it from its own directory.
+if [ ! -d .venv/messente-api-2.5.2/messente_api ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps \
+    --target .venv/messente-api-2.5.2 messente-api==2.5.2
+fi
+export TIDINGS_MESSENTE_252="$PWD/.venv/messente-api-2.5.2"
+
+echo "== ruff"; .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check --quiet src tests bench
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/pytest "$@"

@@ -1,0 +1,72 @@
+"""A scheduled message survives a stop (clean or kill -9) and fires once the server is back."""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+from tests.e2e.server import Server
+
+
+def _schedule(server: Server, seconds: float, text: str) -> tuple[str, datetime]:
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    with server.client() as c:
+        r = c.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+37251230001",
+                "time_to_send": at.isoformat(),
+                "messages": [{"channel": "sms", "text": text}],
+            },
+        )
+    assert r.status_code == 201, r.text
+    return r.json()["omnimessage_id"], at
+
+
+def _inbox(server: Server) -> list[dict[str, object]]:
+    with server.client() as c:
+        r = c.get("/v1/sandbox/messages", params={"to": "+37251230001"})
+    assert r.status_code == 200
+    return list(r.json()["messages"])
+
+
+def _wait_for(server: Server, omni_id: str, timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for m in _inbox(server):
+            if m["omnimessage_id"] == omni_id:
+                return m
+        time.sleep(0.05)
+    raise AssertionError(f"{omni_id} never arrived\n{server.log()}")
+
+
+def test_clean_stop_then_restart_fires_on_time(server: Server) -> None:
+    omni_id, at = _schedule(server, 2.0, "after a clean restart")
+    assert server.stop(signal.SIGTERM) == 0
+    server.start()
+    msg = _wait_for(server, omni_id, 10)
+    delivered = datetime.fromisoformat(str(msg["delivered_at"]))
+    assert delivered >= at
+    assert delivered - at < timedelta(milliseconds=500)
+    assert len([m for m in _inbox(server) if m["omnimessage_id"] == omni_id]) == 1
+
+
+def test_kill_9_while_due_then_sent_at_restart(server: Server) -> None:
+    omni_id, at = _schedule(server, 0.8, "fell due while down")
+    server.stop(signal.SIGKILL)
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.3)
+    started = datetime.now(UTC)
+    server.start()
+    msg = _wait_for(server, omni_id, 10)
+    delivered = datetime.fromisoformat(str(msg["delivered_at"]))
+    assert delivered >= at
+    assert delivered - started < timedelta(seconds=5)
+    with server.client() as c:
+        status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
+    deadline = time.monotonic() + 3
+    while status["statuses"][0]["status"] != "DELIVRD" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with server.client() as c:
+            status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
+    assert status["statuses"][0]["status"] == "DELIVRD"
