@@ -26,7 +26,10 @@ def free_port() -> int:
 def run_cli(*args: str, database: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*TIDINGS, *args, "--database", database],
-        capture_output=True, text=True, check=check, timeout=60,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
     )
 
 
@@ -57,7 +60,11 @@ class Server:
         env = {**os.environ, **self.env}
         self.proc = subprocess.Popen(
             [*TIDINGS, "serve", "--port", str(self.port), "--database", self.database],
-            cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from tidings.core.report_payload import iso_us, price_info
 from tidings.store.records import ChannelView, NewOmnimessage, OmniView, SandboxMessage
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def iso_us(us: int | None) -> str | None:
-    """UTC ISO 8601 with microseconds and a Z, exact (no float rounding)."""
-    if us is None:
-        return None
-    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def send_result(o: NewOmnimessage) -> dict[str, Any]:
@@ -39,13 +30,8 @@ def delivery_result(c: ChannelView) -> dict[str, Any]:
         "error": c.error,
         "timestamp": iso_us(c.status_us),
     }
-    if c.part_price is not None and c.parts_count is not None:
-        total = f"{float(c.part_price) * c.parts_count:.6f}".rstrip("0").rstrip(".")
-        out["price_info"] = {
-            "part_price": c.part_price,
-            "parts_count": c.parts_count,
-            "total_price": total,
-        }
+    if (info := price_info(c.part_price, c.parts_count)) is not None:
+        out["price_info"] = info
     return out
 
 

@@ -14,6 +14,8 @@ from tidings.core._fields import Node, Problems, json_type
 from tidings.core.model import CHANNELS, ChannelRequest, Limits
 from tidings.core.phone import normalise_msisdn
 from tidings.core.timeparse import parse_time_to_send
+from tidings.core.validation_sender import SENDER_ALNUM_MAX as SENDER_ALNUM_MAX
+from tidings.core.validation_sender import SENDER_DIGITS_MAX as SENDER_DIGITS_MAX
 from tidings.core.validation_sender import sender_problem
 
 # -- caps ----------------------------------------------------------------------------------------

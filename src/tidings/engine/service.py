@@ -67,6 +67,8 @@ class Engine:
         await self.router.start(self.reports.submit)
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
+            # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
+            await self.store.listen(self.dispatcher.wake)
         self._started = True
 
     async def stop(self) -> None:

@@ -7,10 +7,11 @@ clock; the transaction scripts themselves are shared.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from tidings.store import accounts_sql, engine_sql, messages_sql
+from tidings.store import accounts_sql, engine_sql, messages_sql, outbox_sql
+from tidings.store.outbox_sql import WebhookAttemptView, WebhookJob, WebhookResult
 from tidings.store.records import (
     Account,
     CancelResult,
@@ -51,6 +52,12 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def listen(self, callback: Callable[[int | None], None]) -> None:
+        """Call `callback(due_us)` when another process inserts a timer due at `due_us` (None: some
+        timer may have changed; look again). Returns once subscribed; lasts until `close()`.
+        Default: nothing (a backend without cross-process wake-ups relies on the safety poll)."""
+        return None
 
     # accounts
     async def create_account(
@@ -160,3 +167,26 @@ class Store(ABC):
     async def pending_count(self) -> int:
         async with self.read() as tx:
             return await engine_sql.pending_count(tx)
+
+    # webhook outbox
+    async def claim_webhooks(
+        self, owner: str, now_us: int, lease_until_us: int, limit: int
+    ) -> list[WebhookJob]:
+        async with self.write() as tx:
+            return await outbox_sql.claim_webhooks(tx, owner, now_us, lease_until_us, limit)
+
+    async def finish_webhooks(self, owner: str, results: Sequence[WebhookResult]) -> None:
+        async with self.write() as tx:
+            await outbox_sql.finish_webhooks(tx, owner, results)
+
+    async def recover_webhooks(self, now_us: int) -> int:
+        async with self.write() as tx:
+            return await outbox_sql.recover_webhooks(tx, now_us)
+
+    async def next_webhook_us(self) -> int | None:
+        async with self.read() as tx:
+            return await outbox_sql.next_webhook_us(tx)
+
+    async def webhook_attempts(self, omnimessage_id: str) -> list[WebhookAttemptView]:
+        async with self.read() as tx:
+            return await outbox_sql.webhook_attempts(tx, omnimessage_id)

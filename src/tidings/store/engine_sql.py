@@ -17,6 +17,7 @@ from tidings.core.transitions import (
     ends_walk_successfully,
     state_after_report,
 )
+from tidings.store.outbox_sql import enqueue_webhooks
 from tidings.store.records import (
     Claim,
     FireResult,
@@ -158,6 +159,7 @@ class _Plan:
                 "DELETE FROM timers WHERE ref = $1 AND kind IN ('send', 'attempt')",
                 [(r,) for r in self.timer_delete],
             )
+        await enqueue_webhooks(tx, self.changes, self.now_us)
 
 
 def _advance(plan: _Plan, o: _Omni, failed: _Chan) -> None:
@@ -220,7 +222,7 @@ async def _fenced(tx: Tx, claims: Sequence[Claim]) -> list[Claim]:
         (r[0], r[1])
         for r in await tx.fetch(
             "SELECT id, lease_token FROM timers WHERE id IN_BIGINT($1) AND state = 'claimed'"
-            " FOR_UPDATE",
+            " ORDER BY id FOR_UPDATE",
             sorted({c.timer_id for c in claims}),
         )
     }
@@ -351,7 +353,10 @@ async def apply_reports(tx: Tx, reports: Sequence[Report], now_us: int) -> list[
         "SELECT omnimessage_id FROM channel_messages WHERE id IN_TEXT($1)",
         sorted({r.message_id for r in reports}),
     )
-    omnis, chans = await _load(tx, [r[0] for r in rows])
+    omni_ids = sorted({r[0] for r in rows})
+    # Lock order everywhere: timers (by id), then omnimessages, then channel messages.
+    await tx.fetch("SELECT id FROM timers WHERE ref IN_TEXT($1) ORDER BY id FOR_UPDATE", omni_ids)
+    omnis, chans = await _load(tx, omni_ids)
     plan = _Plan(now_us)
     for rep in sorted(reports, key=lambda r: r.at_us):
         c = chans.get(rep.message_id)
@@ -399,7 +404,7 @@ async def recover_expired(
     """
     rows = await tx.fetch(
         "SELECT id, kind, ref, due_us, priority FROM timers WHERE state = 'claimed'"
-        " AND lease_until_us < $1 ORDER BY id LIMIT $2 FOR_UPDATE",
+        " AND lease_until_us < $1 ORDER BY id LIMIT $2 FOR_UPDATE_SKIP",
         now_us,
         limit,
     )
@@ -451,21 +456,30 @@ async def release_owned(tx: Tx, owner: str) -> int:
     """On shutdown: give back send timers claimed but not fired."""
     return await tx.execute(
         "UPDATE timers SET state = 'pending', lease_owner = NULL, lease_token = NULL,"
-        " lease_until_us = NULL WHERE state = 'claimed' AND lease_owner = $1 AND kind = 'send'",
+        " lease_until_us = NULL WHERE id IN (SELECT id FROM timers WHERE state = 'claimed'"
+        " AND lease_owner = $1 AND kind = 'send' ORDER BY id FOR_UPDATE_SKIP)",
         owner,
     )
 
 
 async def extend_leases(tx: Tx, owner: str, lease_until_us: int) -> int:
     return await tx.execute(
-        "UPDATE timers SET lease_until_us = $2 WHERE state = 'claimed' AND lease_owner = $1",
+        "UPDATE timers SET lease_until_us = $2 WHERE id IN (SELECT id FROM timers"
+        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE_SKIP)",
         owner,
         lease_until_us,
     )
 
 
 async def next_due_us(tx: Tx) -> int | None:
-    rows = await tx.fetch("SELECT MIN(due_us) FROM timers WHERE state = 'pending'")
+    # One index probe per priority on timers_pending_due (priority, due_us).
+    rows = await tx.fetch(
+        "SELECT MIN(d) FROM ("
+        " SELECT MIN(due_us) AS d FROM timers WHERE state = 'pending' AND priority = 2"
+        " UNION ALL SELECT MIN(due_us) FROM timers WHERE state = 'pending' AND priority = 1"
+        " UNION ALL SELECT MIN(due_us) FROM timers WHERE state = 'pending' AND priority = 0"
+        ") m"
+    )
     return rows[0][0] if rows and rows[0][0] is not None else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tidings.store.outbox_sql import enqueue_webhooks
 from tidings.store.records import (
     CancelResult,
     ChannelView,
@@ -93,6 +94,8 @@ async def cancel_omnimessage(
     tx: Tx, account_id: int, omni_id: str, now_us: int
 ) -> tuple[CancelResult, list[StatusChange]]:
     """Cancel while still scheduled: one conditional update decides cancel against send."""
+    # Lock the timer before the message, as the dispatcher does (no deadlock with a firing).
+    await tx.fetch("SELECT id FROM timers WHERE ref = $1 ORDER BY id FOR_UPDATE", omni_id)
     won = await tx.fetch(
         "UPDATE omnimessages SET state = 'cancelled', updated_us = $3"
         " WHERE id = $1 AND account_id = $2 AND state = 'scheduled' RETURNING to_number, dlr_url",
@@ -121,6 +124,7 @@ async def cancel_omnimessage(
         )
         for c in chans
     ]
+    await enqueue_webhooks(tx, changes, now_us)
     return CancelResult.CANCELLED, changes
 
 

@@ -1,8 +1,9 @@
 """The tiny SQL surface shared by both backends.
 
 SQL is written once in PostgreSQL style (`$1` parameters) with two markers that each adapter
-rewrites: `IN_TEXT($n)` / `IN_BIGINT($n)` (membership in a list parameter) and `FOR_UPDATE`
-(row locks; SQLite has a single writer, so it needs none).
+rewrites: `IN_TEXT($n)` / `IN_BIGINT($n)` (membership in a list parameter), `FOR_UPDATE` (row
+locks; SQLite has a single writer, so it needs none) and `FOR_UPDATE_SKIP` (row locks that pass
+over rows another transaction holds).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Tx(Protocol):
 @lru_cache(maxsize=512)
 def to_sqlite(sql: str) -> str:
     sql = _IN.sub(lambda m: f"IN (SELECT value FROM json_each(${m.group(2)}))", sql)
-    sql = sql.replace("FOR_UPDATE", "")
+    sql = sql.replace("FOR_UPDATE_SKIP", "").replace("FOR_UPDATE", "")
     return _PARAM.sub(lambda m: f"?{m.group(1)}", sql)
 
 
@@ -41,4 +42,5 @@ def to_sqlite(sql: str) -> str:
 def to_postgres(sql: str) -> str:
     types = {"TEXT": "text", "BIGINT": "bigint"}
     sql = _IN.sub(lambda m: f"= ANY(${m.group(2)}::{types[m.group(1)]}[])", sql)
+    sql = sql.replace("FOR_UPDATE_SKIP", "FOR UPDATE SKIP LOCKED")
     return sql.replace("FOR_UPDATE", "FOR UPDATE")

@@ -92,13 +92,6 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'pending'"),
     )
     op.create_index(
-        "timers_pending_next",
-        "timers",
-        ["due_us"],
-        sqlite_where=sa.text("state = 'pending'"),
-        postgresql_where=sa.text("state = 'pending'"),
-    )
-    op.create_index(
         "timers_claimed_lease",
         "timers",
         ["lease_until_us"],

@@ -1,0 +1,157 @@
+"""Burst: 100 000 messages due at the same instant T (DESIGN.md section 4, second row).
+
+They are inserted through the bulk endpoint (1000 per request, 4 requests at a time) with T chosen
+far enough ahead that all are accepted before T: a warm-up of 2 bulk requests (scheduled a day
+ahead, so they never fire) measures the insert rate, and T = now + 1.5 x the estimated insert
+time + 3 s, rounded up to a whole second. A run whose insert finishes after T is invalid. Then the
+database is polled every 0.2 s (at most 120 s) until every message has `sent_us`, and the figures
+come from those rows: `max(sent_us) - T`, throughput, lateness percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench import bodies
+from bench.harness import (
+    CpuMeter,
+    Run,
+    check,
+    environment,
+    iso_us,
+    log,
+    now_us,
+    r3,
+    server_lateness_histogram,
+    summarize,
+    wait_until,
+    warm_auth,
+    workspace,
+)
+from bench.load import post_bulk
+
+NAME = "burst"
+PER_REQUEST = 1000
+CONCURRENCY = 4
+MARGIN_S = 3.0
+PLACEHOLDER = "2000-01-01T00:00:00+00:00"
+DAY_US = 86_400_000_000
+
+
+def _payloads(n: int, offset: int, tts: str) -> list[bytes]:
+    out = []
+    for start in range(0, n, PER_REQUEST):
+        items = [bodies.sms_only(offset + i, tts) for i in range(start, min(n, start + PER_REQUEST))]
+        out.append(bodies.bulk(items))
+    return out
+
+
+async def run(backend: str, quick: bool) -> dict[str, Any]:
+    run = Run(NAME, backend, quick)
+    n = 20_000 if quick else 100_000
+    notes: list[str] = []
+    async with workspace() as wd, environment(backend, wd) as env:
+        server = env.server
+        await warm_auth(env)
+        # Built before T is known; T is patched in as bytes (cheap) once chosen.
+        template = _payloads(n, 0, PLACEHOLDER)
+        warm = await post_bulk(
+            env, _payloads(2 * PER_REQUEST, n, iso_us(now_us() + DAY_US)), CONCURRENCY
+        )
+        warm_rate = warm.items_ok / warm.elapsed_s if warm.elapsed_s else 1000.0
+        estimate_s = n / max(warm_rate, 100.0)
+        t_us = math.ceil((now_us() + (1.5 * estimate_s + MARGIN_S) * 1e6) / 1e6) * 1_000_000
+        t_iso = iso_us(t_us)
+        payloads = [p.replace(PLACEHOLDER.encode(), t_iso.encode()) for p in template]
+        log(
+            f"{NAME}: warm-up {warm_rate:.0f} msg/s; inserting {n} messages due at {t_iso}"
+            f" ({(t_us - now_us()) / 1e6:.1f} s from now)"
+        )
+        cpu = CpuMeter(server.pid)
+        inserted = await post_bulk(env, payloads, CONCURRENCY)
+        insert_end_us = now_us()
+        insert_cpu = cpu.read()
+        slack_s = (t_us - insert_end_us) / 1e6
+        log(f"{NAME}: inserted in {inserted.elapsed_s:.1f} s, {slack_s:.1f} s before T")
+
+        async def all_sent() -> bool:
+            done = await env.reader.fetchval(
+                "SELECT COUNT(*) FROM channel_messages WHERE sent_us IS NOT NULL"
+            )
+            return int(done) >= inserted.items_ok
+
+        wait_s = max(0.0, (t_us - now_us()) / 1e6) + 120
+        cpu = CpuMeter(server.pid)
+        waited = await wait_until(all_sent, timeout=wait_s, interval=0.2, what="burst sent")
+        dispatch_cpu = cpu.read()
+        rows = await env.reader.fetch(
+            "SELECT c.sent_us FROM omnimessages o"
+            " JOIN channel_messages c ON c.omnimessage_id = o.id AND c.position = 0"
+            " WHERE o.time_to_send_us = $1",
+            t_us,
+        )
+        stray = await env.reader.fetchval(
+            "SELECT COUNT(*) FROM omnimessages WHERE time_to_send_us <> $1"
+            " AND time_to_send_us < $2",
+            t_us,
+            t_us + DAY_US // 2,
+        )
+        histogram = await server_lateness_histogram(env)
+
+    sent = [r[0] for r in rows if r[0] is not None]
+    lateness_ms = [(s - t_us) / 1000 for s in sent]
+    stats = summarize(lateness_ms, (50, 99))
+    all_sent_s = (max(sent) - t_us) / 1e6 if sent else None
+    span_s = (max(sent) - min(sent)) / 1e6 if len(sent) > 1 else None
+    early = sum(1 for x in lateness_ms if x < 0)
+    valid = (
+        slack_s > 0
+        and inserted.items_ok == n
+        and not inserted.errors
+        and len(rows) == n
+        and len(sent) == n
+        and waited is not None
+    )
+    if slack_s <= 0:
+        notes.append(f"invalid: the insert finished {-slack_s:.2f} s after T")
+    if len(sent) != n:
+        notes.append(f"invalid: {n - len(sent)} of {n} messages were not sent within the bound")
+    if stray:
+        notes.append(f"{stray} stored time_to_send_us differ from T (rounding?)")
+    notes.append(
+        f"warm-up: 2 bulk requests of {PER_REQUEST} scheduled a day ahead (they never fire)"
+    )
+    checks = [
+        check("all_handed_over_s", all_sent_s, "<=", 8, "s", aim=4),
+        check("early_count", float(early), "==", 0, "messages"),
+    ]
+    return run.finish(
+        params={
+            "messages": n,
+            "per_request": PER_REQUEST,
+            "concurrent_requests": CONCURRENCY,
+            "body": "sms only, 120-character text",
+            "time_to_send": t_iso,
+            "margin_s": MARGIN_S,
+        },
+        results={
+            "warmup_insert_rate_per_s": r3(warm_rate),
+            "insert": inserted.summary(),
+            "insert_cpu": insert_cpu,
+            "insert_finished_before_T_s": r3(slack_s),
+            "all_handed_over_s": r3(all_sent_s) if all_sent_s is not None else None,
+            "throughput_per_s": r3(len(sent) / all_sent_s) if all_sent_s else None,
+            "dispatch_span_s": r3(span_s) if span_s is not None else None,
+            "first_handed_over_ms": r3(min(lateness_ms)) if lateness_ms else None,
+            "lateness_ms": stats,
+            "early_count": early,
+            "sent": len(sent),
+            "dispatch_cpu": dispatch_cpu,
+            "server_histogram": histogram,
+        },
+        checks=checks,
+        notes=notes,
+        server=server.report(),
+        valid=valid,
+    )

@@ -1,0 +1,200 @@
+"""Firing lateness under a steady 500 messages/s (DESIGN.md section 4, first row).
+
+Each message is POSTed on its own over HTTP with a `time_to_send` 1-5 s ahead (uniform random,
+microsecond precision, aware ISO string), paced by the monotonic clock. After the last one has
+fired, lateness = `channel_messages.sent_us - omnimessages.time_to_send_us` of the first channel,
+read from the database the server wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import orjson
+
+from bench import bodies
+from bench.harness import (
+    CpuMeter,
+    Env,
+    Run,
+    check,
+    environment,
+    iso_us,
+    log,
+    now_us,
+    r3,
+    server_lateness_histogram,
+    summarize,
+    wait_until,
+    workspace,
+)
+
+NAME = "lateness"
+RATE = 500  # messages per second
+AHEAD_US = (1_000_000, 5_000_000)
+MAX_CONNECTIONS = 8
+MAX_INFLIGHT = 64
+
+
+async def _send_paced(env: Env, rate: int, n: int) -> dict[str, Any]:
+    rng = random.Random(20251127)
+    requested: dict[str, int] = {}  # omnimessage_id -> time_to_send we asked for (us)
+    latencies_ms: list[float] = []
+    errors: Counter[str] = Counter()
+    inflight = asyncio.Semaphore(MAX_INFLIGHT)
+    tasks: set[asyncio.Task[None]] = set()
+    behind_s = 0.0
+    cpu = CpuMeter(env.server.pid)
+
+    async with env.client(max_connections=MAX_CONNECTIONS) as client:
+
+        async def one(i: int, tts_us: int) -> None:
+            try:
+                body = bodies.dumps(bodies.sms_only(i, iso_us(tts_us)))
+                t = time.perf_counter()
+                r = await client.post("/v1/omnimessage", content=body)
+                latencies_ms.append((time.perf_counter() - t) * 1000)
+                if r.status_code == 201:
+                    requested[orjson.loads(r.content)["omnimessage_id"]] = tts_us
+                else:
+                    errors[f"http_{r.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] += 1
+            finally:
+                inflight.release()
+
+        t0 = time.monotonic() + 0.05
+        last_launch = t0
+        for i in range(n):
+            target = t0 + i / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                behind_s = max(behind_s, -delay)
+            await inflight.acquire()
+            last_launch = time.monotonic()
+            tts = now_us() + rng.randint(*AHEAD_US)
+            task = asyncio.create_task(one(i, tts))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.wait(tasks, timeout=60)
+        done = time.monotonic()
+
+    # n launches spread over (n - 1) intervals.
+    launch_span = max(last_launch - t0, 1e-9)
+    return {
+        "requested": requested,
+        "offered_rate": rate,
+        "achieved_send_rate": r3((n - 1) / launch_span) if n > 1 else None,
+        "completed_rate": r3(len(requested) / max(done - t0, 1e-9)),
+        "sent": n,
+        "accepted_201": len(requested),
+        "errors": dict(errors),
+        "max_behind_schedule_ms": r3(behind_s * 1000),
+        "accept_latency_ms": summarize(latencies_ms),
+        "cpu_during_send": cpu.read(),
+    }
+
+
+async def run(backend: str, quick: bool) -> dict[str, Any]:
+    run = Run(NAME, backend, quick)
+    duration_s = 10 if quick else 60
+    n = RATE * duration_s
+    notes: list[str] = []
+    async with workspace() as wd, environment(backend, wd) as env:
+        server = env.server
+        log(f"{NAME}: sending {n} messages at {RATE}/s for {duration_s} s")
+        sent = await _send_paced(env, RATE, n)
+        requested: dict[str, int] = sent.pop("requested")
+        log(f"{NAME}: sent; waiting for the last ones to fire")
+        latest = max(requested.values(), default=now_us())
+
+        async def all_fired() -> bool:
+            left = await env.reader.fetchval(
+                "SELECT COUNT(*) FROM channel_messages WHERE position = 0 AND sent_us IS NULL"
+            )
+            return int(left) == 0
+
+        waited = await wait_until(
+            all_fired, timeout=max(0.0, (latest - now_us()) / 1e6) + 30, what="all fired"
+        )
+        rows = await env.reader.fetch(
+            "SELECT o.id, o.time_to_send_us, o.created_us, c.sent_us FROM omnimessages o"
+            " JOIN channel_messages c ON c.omnimessage_id = o.id AND c.position = 0"
+        )
+        histogram = await server_lateness_histogram(env)
+
+    lateness_ms: list[float] = []
+    vs_requested_ms: list[float] = []
+    unfired = tts_mismatch = accepted_after_tts = 0
+    for omni_id, tts_us, created_us, sent_us in rows:
+        if sent_us is None:
+            unfired += 1
+            continue
+        lateness_ms.append((sent_us - tts_us) / 1000)
+        if created_us > tts_us:
+            accepted_after_tts += 1
+        asked = requested.get(omni_id)
+        if asked is not None:
+            vs_requested_ms.append((sent_us - asked) / 1000)
+            if asked != tts_us:
+                tts_mismatch += 1
+    early = sum(1 for x in lateness_ms if x < 0)
+    early_vs_requested = sum(1 for x in vs_requested_ms if x < 0)
+    stats = summarize(lateness_ms)
+    valid = (
+        waited is not None
+        and sent["accepted_201"] == n
+        and (sent["achieved_send_rate"] or 0) >= 0.95 * RATE
+    )
+    if not valid:
+        notes.append(
+            "invalid run: not every message was accepted and fired, or the achieved send rate"
+            " fell below 95% of 500/s"
+        )
+    if tts_mismatch:
+        notes.append(
+            f"{tts_mismatch} stored time_to_send_us differ from the microsecond time that was sent"
+        )
+    notes.append(
+        "lateness is sent_us - time_to_send_us from the database; the server's histogram"
+        " (tidings_lateness_seconds, clamped at 0) is given for comparison"
+    )
+    checks = [
+        check("lateness_p50_ms", stats.get("p50"), "<=", 2, "ms"),
+        check("lateness_p99_ms", stats.get("p99"), "<=", 10, "ms", aim=3),
+        check("early_count", float(early), "==", 0, "messages"),
+    ]
+    return run.finish(
+        params={
+            "rate_per_s": RATE,
+            "duration_s": duration_s,
+            "messages": n,
+            "time_to_send_ahead_s": [AHEAD_US[0] / 1e6, AHEAD_US[1] / 1e6],
+            "body": "sms only, 120-character text",
+            "client": f"asyncio httpx, {MAX_CONNECTIONS} connections, paced by monotonic clock",
+        },
+        results={
+            **sent,
+            "lateness_ms": stats,
+            "early_count": early,
+            "early_vs_requested_count": early_vs_requested,
+            "lateness_vs_requested_ms": summarize(vs_requested_ms),
+            "unfired": unfired,
+            "accepted_after_time_to_send": accepted_after_tts,
+            "stored_time_to_send_mismatch": tts_mismatch,
+            "last_fired_after_s": r3(waited) if waited is not None else None,
+            "server_histogram": histogram,
+        },
+        checks=checks,
+        notes=notes,
+        server=server.report(),
+        valid=valid,
+    )

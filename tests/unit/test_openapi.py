@@ -1,0 +1,370 @@
+"""The OpenAPI document: valid OpenAPI 3.1, exact status codes, in step with routes and validation."""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+
+from tidings.api.app import create_app
+from tidings.api.context import ApiContext
+from tidings.api.openapi import TITLE, docs_html, openapi_document
+from tidings.core.errors import RequestInvalid, errors_body, invalid, missing
+from tidings.core.model import CHANNELS, STATUSES, Limits
+from tidings.core.validation import validate_omnimessage
+
+DOC = openapi_document()
+SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]
+
+
+def _validator(name: str) -> Draft202012Validator:
+    """A JSON Schema validator for one component, resolving refs inside the document."""
+    return Draft202012Validator(
+        {"$ref": f"#/components/schemas/{name}", "components": DOC["components"]}
+    )
+
+
+def _is_valid(name: str, value: Any) -> bool:
+    return bool(_validator(name).is_valid(value))
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _responses(path: str, method: str) -> dict[str, Any]:
+    return cast(dict[str, Any], DOC["paths"][path][method]["responses"])
+
+
+def _success_codes(path: str, method: str) -> list[str]:
+    return [code for code in _responses(path, method) if code.startswith("2")]
+
+
+# -- the document as a whole ----------------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    assert DOC["openapi"].startswith("3.1")
+    validate(DOC, cls=OpenAPIV31SpecValidator)
+
+
+def test_document_is_cached() -> None:
+    assert openapi_document() is openapi_document()
+
+
+def test_info_servers_and_security() -> None:
+    assert DOC["info"]["title"] == TITLE
+    assert DOC["servers"] == [{"url": "/"}]
+    scheme = DOC["components"]["securitySchemes"]["basicAuth"]
+    assert scheme == {**scheme, "type": "http", "scheme": "basic"}
+    assert DOC["security"] == [{"basicAuth": []}]
+    for path in ("/metrics", "/healthz"):
+        assert DOC["paths"][path]["get"]["security"] == []
+
+
+# -- status codes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "code"),
+    [
+        ("/v1/omnimessage", "post", "201"),
+        ("/v1/omnimessages", "post", "201"),
+        ("/v1/omnimessage/{omnimessageId}", "delete", "202"),
+        ("/v1/omnimessage/{omnimessageId}/status", "get", "200"),
+        ("/v1/sandbox/messages", "get", "200"),
+    ],
+)
+def test_exact_success_code(path: str, method: str, code: str) -> None:
+    assert _success_codes(path, method) == [code]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "codes"),
+    [
+        ("/v1/omnimessage", "post", {"201", "400", "401", "413"}),
+        ("/v1/omnimessages", "post", {"201", "400", "401", "413"}),
+        ("/v1/omnimessage/{omnimessageId}", "delete", {"202", "401", "404"}),
+        ("/v1/omnimessage/{omnimessageId}/status", "get", {"200", "401", "404"}),
+        ("/v1/sandbox/messages", "get", {"200", "400", "401"}),
+    ],
+)
+def test_documented_codes(path: str, method: str, codes: set[str]) -> None:
+    assert set(_responses(path, method)) == codes
+
+
+def test_success_bodies() -> None:
+    def schema_of(path: str, method: str, code: str) -> Any:
+        return _responses(path, method)[code]["content"]["application/json"]["schema"]
+
+    assert schema_of("/v1/omnimessage", "post", "201") == {
+        "$ref": "#/components/schemas/OmniMessageCreateSuccessResponse"
+    }
+    assert schema_of("/v1/omnimessage/{omnimessageId}", "delete", "202") == {
+        "$ref": "#/components/schemas/EmptyObject"
+    }
+    assert schema_of("/v1/omnimessage/{omnimessageId}/status", "get", "200") == {
+        "$ref": "#/components/schemas/DeliveryReportResponse"
+    }
+
+
+def test_error_responses_use_error_omnichannel() -> None:
+    for path, item in DOC["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            for code, response in op["responses"].items():
+                if code.startswith("2"):
+                    continue
+                if "$ref" in response:
+                    name = response["$ref"].rsplit("/", 1)[-1]
+                    response = DOC["components"]["responses"][name]
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorOmnichannel"}, (path, code)
+
+
+# -- schemas ----------------------------------------------------------------------------------------
+
+
+def test_error_code_is_a_string_enum() -> None:
+    code = SCHEMAS["ErrorItemOmnichannel"]["properties"]["code"]
+    assert code["type"] == "string"
+    assert code["enum"] == ["101", "102", "103", "104", "105", "106", "107"]
+    assert all(isinstance(value, str) for value in code["enum"])
+    assert not _is_valid("ErrorOmnichannel", {"errors": [{"title": "Invalid data", "code": 105}]})
+
+
+def test_error_bodies_validate() -> None:
+    body = errors_body(
+        [invalid("text is too long", "messages[1].text"), missing("to is required", "to")]
+    )
+    assert _is_valid("ErrorOmnichannel", body)
+    source = SCHEMAS["ErrorItemOmnichannel"]["properties"]["source"]
+    assert "messages[1].text" in source["description"]
+    assert source["type"] == ["string", "null"]
+
+
+def test_delivery_result_enums() -> None:
+    props = SCHEMAS["DeliveryResult"]["properties"]
+    assert props["status"]["enum"] == [*STATUSES, None]
+    assert len(STATUSES) == 11
+    assert props["err"]["enum"] == [*range(11), 999, None]
+    assert props["channel"]["enum"] == list(CHANNELS)
+    report: dict[str, Any] = {
+        "omnimessage_id": "0b8f8a8e-7a07-4c61-9a4d-9f3a1f0e8c11",
+        "to": "+37251234567",
+        "statuses": [
+            {
+                "status": None,
+                "channel": "sms",
+                "message_id": "5c9b3e1e-6d0f-4e39-9f8e-6b0a3c2d1e0f",
+                "sender": "Tidings",
+                "err": None,
+                "error": None,
+                "timestamp": None,
+            },
+            {
+                "status": "DELIVRD",
+                "channel": "whatsapp",
+                "message_id": "7d1c2b3a-0f9e-4d8c-a7b6-5e4d3c2b1a09",
+                "sender": "Tidings",
+                "err": 0,
+                "error": None,
+                "timestamp": "2030-01-02T03:04:05.123456Z",
+                "price_info": {"part_price": "0.1", "parts_count": 2, "total_price": "0.2"},
+            },
+        ],
+    }
+    assert _is_valid("DeliveryReportResponse", report)
+    report["statuses"][0]["err"] = 11
+    assert not _is_valid("DeliveryReportResponse", report)
+
+
+def test_bulk_items_are_success_or_error() -> None:
+    success = {
+        "messages": [{"message_id": "m1", "channel": "sms", "sender": "Tidings"}],
+        "to": "+37251234567",
+        "omnimessage_id": "o1",
+    }
+    error = errors_body([missing("to is required", "messages[1].to")])
+    assert _is_valid("BulkOmniMessageCreateSuccessResponse", {"messages": [success, error]})
+    assert not _is_valid("BulkOmniMessageCreateSuccessResponse", {"messages": [{"x": 1}]})
+    envelope = SCHEMAS["BulkOmnimessage"]["properties"]["messages"]
+    assert envelope["maxItems"] == Limits().max_bulk == 1000
+
+
+def test_omnimessage_fields() -> None:
+    props = SCHEMAS["Omnimessage"]["properties"]
+    assert SCHEMAS["Omnimessage"]["required"] == ["to", "messages"]
+    assert props["text_store"]["enum"] == ["plaintext", "sha256", "nostore"]
+    assert props["priority"]["enum"] == ["low", "regular", "high"]
+    assert "UTC" in props["time_to_send"]["description"]
+    assert "365 days" in props["time_to_send"]["description"]
+    mapping = props["messages"]["items"]["discriminator"]["mapping"]
+    assert set(mapping) == set(CHANNELS)
+    sms = SCHEMAS["SMS"]["properties"]
+    assert sms["autoconvert"]["enum"] == ["on", "full", "off", "true", "false"]
+    assert "360 minutes" in sms["validity"]["description"]
+    assert SCHEMAS["RCS"]["required"] == ["channel", "sender"]
+    assert SCHEMAS["RCS"]["properties"]["text"]["maxLength"] == 3072
+    assert SCHEMAS["RCS"]["properties"]["suggestions"]["maxItems"] == 11
+    assert "ttl" not in SCHEMAS["Telegram"]["properties"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"channel": "sms", "text": "Hi", "sender": "Tidings", "autoconvert": "true"},
+        {"channel": "viber", "text": "Hi", "button_text": "Go", "button_url": "https://x.ee"},
+        {"channel": "whatsapp", "text": {"body": "Hi"}},
+        {
+            "channel": "whatsapp",
+            "template": {
+                "name": "order_ready",
+                "language": {"code": "en"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": "A1"}]}],
+            },
+        },
+        {
+            "channel": "rcs",
+            "sender": "Agent",
+            "text": "Hi",
+            "suggestions": [{"reply": {"text": "Yes", "postback_data": "y"}}],
+        },
+        {"channel": "telegram", "text": "Hi", "image_url": "https://x.ee/a.png", "validity": 60},
+    ],
+)
+def test_valid_requests_match_schema_and_server(message: dict[str, Any]) -> None:
+    body = {"to": "+37251234567", "messages": [message], "time_to_send": "2030-06-22T09:05"}
+    assert _is_valid("Omnimessage", body)
+    validate_omnimessage(body, now=datetime(2030, 1, 1, tzinfo=UTC), limits=Limits())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"to": "+37251234567", "messages": []},
+        {"to": "+37251234567", "messages": [{"text": "no channel"}]},
+        {"to": "+37251234567", "messages": [{"channel": "sms", "text": "x" * 1601}]},
+        {"to": "+37251234567", "messages": [{"channel": "sms", "text": "Hi", "validity": 10081}]},
+        {"to": "+37251234567", "messages": [{"channel": "sms", "text": "Hi", "sender": "x" * 12}]},
+        {"to": "+37251234567", "messages": [{"channel": "rcs", "text": "no sender"}]},
+        {"to": "+37251234567", "messages": [{"channel": "telegram", "text": "Hi", "ttl": 60}]},
+        {
+            "to": "+37251234567",
+            "messages": [{"channel": "viber", "text": "Hi", "validity": 5, "ttl": 60}],
+        },
+        {
+            "to": "+37251234567",
+            "messages": [
+                {
+                    "channel": "whatsapp",
+                    "text": {"body": "Hi"},
+                    "image": {"link": "https://x.ee/a.png"},
+                }
+            ],
+        },
+        {
+            "to": "+37251234567",
+            "messages": [
+                {
+                    "channel": "viber",
+                    "image_url": "https://x.ee/a",
+                    "video": {
+                        "url": "https://x.ee/v",
+                        "thumbnail": "https://x.ee/t",
+                        "file_size": 1,
+                        "duration": 601,
+                    },
+                }
+            ],
+        },
+        {
+            "to": "+37251234567",
+            "messages": [{"channel": "sms", "text": "Hi"}],
+            "time_to_send": "2030-06-22",
+        },
+    ],
+)
+def test_invalid_requests_rejected_by_schema_and_server(body: dict[str, Any]) -> None:
+    assert not _is_valid("Omnimessage", body)
+    with pytest.raises(RequestInvalid):
+        validate_omnimessage(body, now=datetime(2030, 1, 1, tzinfo=UTC), limits=Limits())
+
+
+def test_examples_validate() -> None:
+    for name, schema in SCHEMAS.items():
+        for example in schema.get("examples", []):
+            if isinstance(example, dict):
+                assert _is_valid(name, example), name
+
+
+# -- routes -----------------------------------------------------------------------------------------
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    app = create_app(cast(ApiContext, object()), manage_engine=False)
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        path = getattr(route, "path", None)
+        methods = getattr(route, "methods", None) or set()
+        for method in methods:
+            if method != "HEAD" and path is not None:
+                found.add((_template(path), method.lower()))
+    return found
+
+
+def test_every_v1_route_is_documented() -> None:
+    routes = _app_routes()
+    v1 = {r for r in routes if r[0].startswith("/v1/")}
+    assert len(v1) >= 5
+    documented = {
+        (_template(path), method)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert v1 <= documented
+    assert routes <= documented
+    assert documented <= routes
+
+
+# -- HTML -------------------------------------------------------------------------------------------
+
+
+def test_docs_html_lists_every_path_and_schema() -> None:
+    page = docs_html(DOC)
+    assert page.startswith("<!doctype html>")
+    for path in DOC["paths"]:
+        assert path in page
+    for name in SCHEMAS:
+        assert f"id='schema-{name}'" in page
+    assert "201" in page and "202" in page
+
+
+def test_docs_html_is_self_contained() -> None:
+    page = docs_html(DOC)
+    assert "<script" not in page
+    assert "<link" not in page
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)
+    assert "@import" not in page
+
+
+def test_docs_html_escapes() -> None:
+    doc = copy.deepcopy(DOC)
+    doc["info"]["title"] = "A <b>bold</b> & title"
+    doc["paths"]["/v1/omnimessage"]["post"]["summary"] = "<script>alert(1)</script>"
+    doc["components"]["schemas"]["SMS"]["properties"]["text"]["description"] = "<img src=x>"
+    page = docs_html(doc)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "A &lt;b&gt;bold&lt;/b&gt; &amp; title" in page
+    assert "<img src=x>" not in page
+    assert "&lt;img src=x&gt;" in page
