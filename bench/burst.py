@@ -42,7 +42,9 @@ DAY_US = 86_400_000_000
 def _payloads(n: int, offset: int, tts: str) -> list[bytes]:
     out = []
     for start in range(0, n, PER_REQUEST):
-        items = [bodies.sms_only(offset + i, tts) for i in range(start, min(n, start + PER_REQUEST))]
+        items = [
+            bodies.sms_only(offset + i, tts) for i in range(start, min(n, start + PER_REQUEST))
+        ]
         out.append(bodies.bulk(items))
     return out
 
@@ -79,15 +81,17 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             done = await env.reader.fetchval(
                 "SELECT COUNT(*) FROM channel_messages WHERE sent_us IS NOT NULL"
             )
-            return int(done) >= inserted.items_ok
+            received = await env.reader.fetchval("SELECT COUNT(*) FROM sandbox_messages")
+            return int(done) >= inserted.items_ok and int(received) >= inserted.items_ok
 
         wait_s = max(0.0, (t_us - now_us()) / 1e6) + 120
         cpu = CpuMeter(server.pid)
-        waited = await wait_until(all_sent, timeout=wait_s, interval=0.2, what="burst sent")
+        waited = await wait_until(all_sent, limit_s=wait_s, interval=0.2, what="burst sent")
         dispatch_cpu = cpu.read()
         rows = await env.reader.fetch(
-            "SELECT c.sent_us FROM omnimessages o"
+            "SELECT c.sent_us, s.delivered_us FROM omnimessages o"
             " JOIN channel_messages c ON c.omnimessage_id = o.id AND c.position = 0"
+            " LEFT JOIN sandbox_messages s ON s.message_id = c.id"
             " WHERE o.time_to_send_us = $1",
             t_us,
         )
@@ -100,9 +104,12 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         histogram = await server_lateness_histogram(env)
 
     sent = [r[0] for r in rows if r[0] is not None]
+    received = [r[1] for r in rows if r[1] is not None]
     lateness_ms = [(s - t_us) / 1000 for s in sent]
     stats = summarize(lateness_ms, (50, 99))
+    handover = summarize([(s - t_us) / 1000 for s in received], (50, 99))
     all_sent_s = (max(sent) - t_us) / 1e6 if sent else None
+    all_received_s = (max(received) - t_us) / 1e6 if len(received) == n else None
     span_s = (max(sent) - min(sent)) / 1e6 if len(sent) > 1 else None
     early = sum(1 for x in lateness_ms if x < 0)
     valid = (
@@ -122,8 +129,14 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
     notes.append(
         f"warm-up: 2 bulk requests of {PER_REQUEST} scheduled a day ahead (they never fire)"
     )
+    notes.append(
+        "all_handed_over_s uses channel_messages.sent_us, stamped when a fire batch starts (before"
+        " its transaction commits); all_received_by_connector_s uses the sandbox connector's own"
+        " receive time (sandbox_messages.delivered_us), the truer 'handed to connectors' figure"
+    )
     checks = [
         check("all_handed_over_s", all_sent_s, "<=", 8, "s", aim=4),
+        check("all_received_by_connector_s", all_received_s, "<=", 8, "s", aim=4),
         check("early_count", float(early), "==", 0, "messages"),
     ]
     return run.finish(
@@ -141,10 +154,17 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             "insert_cpu": insert_cpu,
             "insert_finished_before_T_s": r3(slack_s),
             "all_handed_over_s": r3(all_sent_s) if all_sent_s is not None else None,
+            "all_received_by_connector_s": r3(all_received_s)
+            if all_received_s is not None
+            else None,
             "throughput_per_s": r3(len(sent) / all_sent_s) if all_sent_s else None,
+            "throughput_received_per_s": r3(len(received) / all_received_s)
+            if all_received_s
+            else None,
             "dispatch_span_s": r3(span_s) if span_s is not None else None,
             "first_handed_over_ms": r3(min(lateness_ms)) if lateness_ms else None,
             "lateness_ms": stats,
+            "handover_lateness_ms": handover,
             "early_count": early,
             "sent": len(sent),
             "dispatch_cpu": dispatch_cpu,

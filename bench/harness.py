@@ -327,7 +327,7 @@ class ServerProcess:
     db: Database
     workdir: Path
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
     startup_s: float | None = None
     exit_code: int | None = None
@@ -341,21 +341,25 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    async def start(self, timeout: float = 60.0) -> None:
+    async def start(self, limit_s: float = 60.0) -> None:
         self.log_path = self.workdir / f"server-{self.port}.log"
         with self.log_path.open("wb") as out:
             t0 = time.monotonic()
-            self.proc = subprocess.Popen(
-                [*TIDINGS, "serve", "--port", str(self.port), "--database", self.db.url],
+            self.proc = await asyncio.create_subprocess_exec(
+                *TIDINGS,
+                "serve",
+                "--port",
+                str(self.port),
+                "--database",
+                self.db.url,
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "TIDINGS_LOG_LEVEL": os.environ.get("TIDINGS_LOG_LEVEL", "INFO")},
             )
-        deadline = t0 + timeout
+        deadline = t0 + limit_s
         async with httpx.AsyncClient(timeout=1.0) as client:
             while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
+                if self.proc.returncode is not None:
                     raise RuntimeError(f"server exited early:\n{self.log_tail()}")
                 try:
                     if (await client.get(f"{self.url}/healthz")).status_code == 200:
@@ -365,32 +369,31 @@ class ServerProcess:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"server did not start within {timeout} s:\n{self.log_tail()}")
+        await self.kill()
+        raise RuntimeError(f"server did not start within {limit_s} s:\n{self.log_tail()}")
 
-    async def stop(self, timeout: float = 60.0) -> int | None:
+    async def stop(self, limit_s: float = 60.0) -> int | None:
         """SIGTERM, then wait; SIGKILL if it does not exit in time (exit code then None)."""
         if self.proc is None:
             return self.exit_code
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if proc.poll() is None:
-                log(f"server pid {proc.pid} ignored SIGTERM for {timeout} s: SIGKILL")
+            try:
+                await asyncio.wait_for(proc.wait(), limit_s)
+            except TimeoutError:
+                log(f"server pid {proc.pid} ignored SIGTERM for {limit_s} s: SIGKILL")
                 proc.kill()
-                proc.wait(10)
+                await proc.wait()
                 self.exit_code = None
                 return None
         self.exit_code = proc.returncode
         return self.exit_code
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
-            self.proc.wait(10)
+            await self.proc.wait()
         self.proc = None
 
     def rss_mb(self) -> float | None:
@@ -476,15 +479,15 @@ async def warm_auth(env: Env) -> None:
 
 
 async def wait_until(
-    condition: Any, timeout: float, interval: float = 0.2, what: str = "condition"
+    condition: Any, limit_s: float, interval: float = 0.2, what: str = "condition"
 ) -> float | None:
-    """Poll an async predicate until true (returns seconds waited) or the timeout (None)."""
+    """Poll an async predicate until true (returns seconds waited) or `limit_s` (None)."""
     t0 = time.monotonic()
     while True:
         if await condition():
             return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            log(f"gave up waiting for {what} after {timeout} s")
+        if time.monotonic() - t0 > limit_s:
+            log(f"gave up waiting for {what} after {limit_s} s")
             return None
         await asyncio.sleep(interval)
 

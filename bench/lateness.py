@@ -120,25 +120,31 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             left = await env.reader.fetchval(
                 "SELECT COUNT(*) FROM channel_messages WHERE position = 0 AND sent_us IS NULL"
             )
-            return int(left) == 0
+            received = await env.reader.fetchval("SELECT COUNT(*) FROM sandbox_messages")
+            return int(left) == 0 and int(received) >= len(requested)
 
         waited = await wait_until(
-            all_fired, timeout=max(0.0, (latest - now_us()) / 1e6) + 30, what="all fired"
+            all_fired, limit_s=max(0.0, (latest - now_us()) / 1e6) + 30, what="all fired"
         )
         rows = await env.reader.fetch(
-            "SELECT o.id, o.time_to_send_us, o.created_us, c.sent_us FROM omnimessages o"
+            "SELECT o.id, o.time_to_send_us, o.created_us, c.sent_us, s.delivered_us"
+            " FROM omnimessages o"
             " JOIN channel_messages c ON c.omnimessage_id = o.id AND c.position = 0"
+            " LEFT JOIN sandbox_messages s ON s.message_id = c.id"
         )
         histogram = await server_lateness_histogram(env)
 
     lateness_ms: list[float] = []
     vs_requested_ms: list[float] = []
+    handover_ms: list[float] = []
     unfired = tts_mismatch = accepted_after_tts = 0
-    for omni_id, tts_us, created_us, sent_us in rows:
+    for omni_id, tts_us, created_us, sent_us, received_us in rows:
         if sent_us is None:
             unfired += 1
             continue
         lateness_ms.append((sent_us - tts_us) / 1000)
+        if received_us is not None:
+            handover_ms.append((received_us - tts_us) / 1000)
         if created_us > tts_us:
             accepted_after_tts += 1
         asked = requested.get(omni_id)
@@ -149,6 +155,7 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
     early = sum(1 for x in lateness_ms if x < 0)
     early_vs_requested = sum(1 for x in vs_requested_ms if x < 0)
     stats = summarize(lateness_ms)
+    handover = summarize(handover_ms)
     valid = (
         waited is not None
         and sent["accepted_201"] == n
@@ -164,13 +171,19 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             f"{tts_mismatch} stored time_to_send_us differ from the microsecond time that was sent"
         )
     notes.append(
-        "lateness is sent_us - time_to_send_us from the database; the server's histogram"
-        " (tidings_lateness_seconds, clamped at 0) is given for comparison"
+        "lateness_ms is channel_messages.sent_us - time_to_send_us; the server stamps sent_us"
+        " when the fire batch starts, before its start_attempts transaction commits, so"
+        " handover_lateness_ms (the sandbox connector's own receive time,"
+        " sandbox_messages.delivered_us - time_to_send_us) is the truer 'handed to connector'"
+        " figure; the server's histogram (tidings_lateness_seconds, clamped at 0, bucketed) is"
+        " given for comparison"
     )
     checks = [
         check("lateness_p50_ms", stats.get("p50"), "<=", 2, "ms"),
         check("lateness_p99_ms", stats.get("p99"), "<=", 10, "ms", aim=3),
         check("early_count", float(early), "==", 0, "messages"),
+        check("handover_lateness_p50_ms", handover.get("p50"), "<=", 2, "ms"),
+        check("handover_lateness_p99_ms", handover.get("p99"), "<=", 10, "ms", aim=3),
     ]
     return run.finish(
         params={
@@ -184,6 +197,7 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         results={
             **sent,
             "lateness_ms": stats,
+            "handover_lateness_ms": handover,
             "early_count": early,
             "early_vs_requested_count": early_vs_requested,
             "lateness_vs_requested_ms": summarize(vs_requested_ms),

@@ -40,6 +40,13 @@ def _db(url: str) -> DatabaseUrl:
         raise click.BadParameter(str(exc), param_hint="--database") from None
 
 
+def _settings(database: str, host: str = "127.0.0.1", port: int = 8080) -> runtime.ServeSettings:
+    try:
+        return runtime.settings_from_env(_db(database), host, port)
+    except runtime.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _run(coro: Awaitable[T]) -> T:
     try:
         import uvloop
@@ -73,15 +80,14 @@ def main(log_level: str) -> None:
 @_database_option
 def serve(host: str, port: int, database: str) -> None:
     """Run the API, the scheduler and the sandbox in one process."""
-    settings = runtime.ServeSettings(database=_db(database), host=host, port=port)
-    _run(runtime.serve(settings))
+    _run(runtime.serve(_settings(database, host, port)))
 
 
 @main.command()
 @_database_option
 def worker(database: str) -> None:
     """Run a dispatch-only process (shares the work with every other process on the database)."""
-    _run(runtime.work(runtime.ServeSettings(database=_db(database))))
+    _run(runtime.work(_settings(database)))
 
 
 @main.command()

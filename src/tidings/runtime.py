@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from tidings.api.context import ApiContext, ApiSettings
 from tidings.channels.router import Router
 from tidings.channels.sandbox import SandboxConnector
 from tidings.core.model import CHANNELS
+from tidings.engine.dispatcher import DispatchSettings
 from tidings.engine.service import Engine, EngineSettings
 from tidings.store.base import Store
 from tidings.store.factory import open_store
@@ -40,6 +42,43 @@ class ServeSettings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     sandbox_delivery_delay_s: float = 0.05
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def settings_from_env(
+    database: DatabaseUrl, host: str = "127.0.0.1", port: int = 8080
+) -> ServeSettings:
+    """Tuning knobs from the environment (documented in the README's configuration table)."""
+    lease = _env_float("TIDINGS_LEASE_SECONDS", 30.0, minimum=0.5)
+    dispatch = DispatchSettings(
+        lease_s=lease,
+        upkeep_s=min(5.0, lease / 3),
+        safety_poll_s=_env_float("TIDINGS_SAFETY_POLL_SECONDS", 2.0, minimum=0.05),
+        lookahead_s=_env_float("TIDINGS_LOOKAHEAD_SECONDS", 0.3),
+    )
+    return ServeSettings(
+        database=database,
+        host=host,
+        port=port,
+        engine=EngineSettings(dispatch=dispatch),
+        sandbox_delivery_delay_s=_env_float("TIDINGS_SANDBOX_DELAY_SECONDS", 0.05),
+    )
 
 
 def configure_logging(level: str = "INFO") -> None:

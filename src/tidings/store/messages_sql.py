@@ -132,7 +132,7 @@ async def insert_sandbox_messages(tx: Tx, items: Sequence[SandboxMessage]) -> No
     await tx.executemany(
         "INSERT INTO sandbox_messages (message_id, omnimessage_id, account_id, channel, to_number,"
         " sender, text, content, delivered_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " ON CONFLICT (message_id) DO NOTHING",
+        " ON CONFLICT (message_id) DO UPDATE SET handovers = sandbox_messages.handovers + 1",
         [
             (
                 m.message_id,

@@ -110,6 +110,8 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("content", sa.Text, nullable=False),
         sa.Column("delivered_us", sa.BigInteger, nullable=False),
+        # Times the connector was handed this message id: more than 1 is a duplicate send.
+        sa.Column("handovers", sa.Integer, nullable=False, server_default="1"),
     )
     op.create_index(
         "sandbox_messages_account_to",

@@ -1,0 +1,177 @@
+"""Many processes on one PostgreSQL: each message handed to a connector exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.processes import Worker, pg_query
+from tests.e2e.server import Server, run_cli
+
+pytestmark = pytest.mark.postgres
+
+FAST_ENV = {"TIDINGS_LEASE_SECONDS": "2", "TIDINGS_SAFETY_POLL_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def pg_server(tmp_path: Path, pg_database: str) -> Iterator[Server]:
+    run_cli("accounts", "add", "alice", "--password", "alice-secret-pw", database=pg_database)
+    srv = Server(tmp_path, pg_database, env=dict(FAST_ENV))
+    srv.start()
+    yield srv
+    if srv.proc is not None:
+        srv.stop(signal.SIGKILL)
+
+
+async def _bulk_schedule(server: Server, n: int, at: datetime, to: str) -> list[str]:
+    async with httpx.AsyncClient(base_url=server.url, auth=server.auth, timeout=60) as c:
+        sem = asyncio.Semaphore(4)
+
+        async def chunk(start: int) -> list[str]:
+            body = {
+                "messages": [
+                    {
+                        "to": to,
+                        "time_to_send": at.isoformat(),
+                        "messages": [{"channel": "sms", "text": f"burst {i}"}],
+                    }
+                    for i in range(start, min(n, start + 1000))
+                ]
+            }
+            async with sem:
+                r = await c.post("/v1/omnimessages", json=body)
+            assert r.status_code == 201, r.text
+            return [m["omnimessage_id"] for m in r.json()["messages"]]
+
+        parts = await asyncio.gather(*(chunk(s) for s in range(0, n, 1000)))
+    return [i for p in parts for i in p]
+
+
+def _wait_settled(db: str, n: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = pg_query(db, "SELECT count(*) FROM timers WHERE kind = 'send'")[0][0]
+        delivered = pg_query(db, "SELECT count(*) FROM sandbox_messages")[0][0]
+        if left == 0 and delivered >= n:
+            return
+        time.sleep(0.25)
+
+
+def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: Path) -> None:
+    workers = [Worker(tmp_path, pg_server.database, FAST_ENV, str(i)) for i in range(3)]
+    try:
+        n = 20_000
+        at = datetime.now(UTC) + timedelta(seconds=12)
+        ids = asyncio.run(_bulk_schedule(pg_server, n, at, "+37251230100"))
+        assert len(set(ids)) == n
+        assert datetime.now(UTC) < at, "inserting took longer than the margin"
+        _wait_settled(pg_server.database, n, 60)
+        rows = pg_query(
+            pg_server.database,
+            "SELECT count(*), coalesce(sum(handovers), 0), coalesce(max(handovers), 0)"
+            " FROM sandbox_messages",
+        )[0]
+        assert rows[0] == n, f"{rows[0]} of {n} delivered"
+        assert rows[1] == n and rows[2] == 1, "a message was handed over twice"
+        assert (
+            pg_query(pg_server.database, "SELECT count(*) FROM timers WHERE kind = 'send'")[0][0]
+            == 0
+        )
+        early = pg_query(
+            pg_server.database,
+            "SELECT count(*) FROM channel_messages c JOIN omnimessages o ON o.id = c.omnimessage_id"
+            " WHERE c.sent_us < o.time_to_send_us",
+        )[0][0]
+        assert early == 0, "fired before time_to_send"
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0, 0], [w.log()[-2000:] for w in workers]
+
+
+def test_kill_9_worker_mid_burst_loses_nothing(pg_server: Server, tmp_path: Path) -> None:
+    workers = [Worker(tmp_path, pg_server.database, FAST_ENV, str(i)) for i in range(2)]
+    try:
+        n = 10_000
+        at = datetime.now(UTC) + timedelta(seconds=8)
+        asyncio.run(_bulk_schedule(pg_server, n, at, "+37251230200"))
+        time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.05)
+        workers[0].stop(signal.SIGKILL)
+        _wait_settled(pg_server.database, n, 60)
+        time.sleep(1.0)
+        states = dict(
+            pg_query(
+                pg_server.database, "SELECT state, count(*) FROM channel_messages GROUP BY state"
+            )
+        )
+        delivered = pg_query(
+            pg_server.database,
+            "SELECT count(*), coalesce(max(handovers), 0) FROM sandbox_messages",
+        )[0]
+        unknown = states.get("unknown", 0)
+        assert states.get("pending", 0) == 0 and states.get("sending", 0) == 0, states
+        assert delivered[0] + unknown >= n, (delivered, states)
+        assert delivered[1] == 1, "a message was handed over twice"
+        assert states.get("delivered", 0) + unknown == n, states
+        assert (
+            pg_query(pg_server.database, "SELECT count(*) FROM timers WHERE state = 'claimed'")[0][
+                0
+            ]
+            == 0
+        )
+        logs = pg_server.log() + workers[1].log()
+        assert "leases_recovered" in logs or "unknown_recovered" in logs, "the kill hit nothing"
+    finally:
+        workers[1].stop()
+
+
+def test_lost_notification_costs_at_most_the_safety_poll(tmp_path: Path, pg_database: str) -> None:
+    """A row inserted without NOTIFY (as if the notification were lost) still fires, at most a
+    safety poll late; one inserted through the API fires on time."""
+    run_cli("accounts", "add", "alice", "--password", "alice-secret-pw", database=pg_database)
+    env = {"TIDINGS_SAFETY_POLL_SECONDS": "1.0", "TIDINGS_LEASE_SECONDS": "5"}
+    srv = Server(tmp_path, pg_database, env=env)
+    srv.start()
+    worker = Worker(tmp_path, pg_database, env, "solo")
+    try:
+        with srv.client() as c:
+            at = datetime.now(UTC) + timedelta(seconds=1.2)
+            r = c.post(
+                "/v1/omnimessage",
+                json={
+                    "to": "+37251230300",
+                    "time_to_send": at.isoformat(),
+                    "messages": [{"channel": "sms", "text": "quiet"}],
+                },
+            )
+            assert r.status_code == 201
+            omni = r.json()["omnimessage_id"]
+        # Take the row away from every process, then put it back due soon without a NOTIFY.
+        pg_query(pg_database, "UPDATE timers SET due_us = due_us + 3600000000 WHERE ref = $1", omni)
+        time.sleep(1.5)  # every process now sleeps on its safety poll
+        due = int((time.time() + 0.2) * 1_000_000)
+        pg_query(
+            pg_database,
+            "UPDATE timers SET due_us = $2, state = 'pending' WHERE ref = $1",
+            omni,
+            due,
+        )
+        deadline = time.monotonic() + 5
+        sent = None
+        while time.monotonic() < deadline and sent is None:
+            sent = pg_query(
+                pg_database, "SELECT sent_us FROM channel_messages WHERE omnimessage_id = $1", omni
+            )[0][0]
+            time.sleep(0.05)
+        assert sent is not None, "never fired"
+        late_s = (sent - due) / 1_000_000
+        assert 0 <= late_s <= 1.0 + 0.3, late_s
+    finally:
+        worker.stop()
+        srv.stop()
