@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -455,13 +455,22 @@ async def workspace() -> AsyncIterator[Path]:
 
 
 @contextlib.asynccontextmanager
-async def environment(backend: str, workdir: Path) -> AsyncIterator[Env]:
-    """Fresh database + account + running server; stops and drops everything on exit."""
+async def environment(
+    backend: str,
+    workdir: Path,
+    before_start: Callable[[Database, Account], Awaitable[Any]] | None = None,
+    start_limit_s: float = 60.0,
+) -> AsyncIterator[Env]:
+    """Fresh database + account + running server; stops and drops everything on exit.
+
+    `before_start` runs on the migrated database with its account, before the server starts."""
     async with fresh_database(backend, workdir) as db:
         account = await prepare(db, workdir)
+        if before_start is not None:
+            await before_start(db, account)
         server = ServerProcess(db, workdir)
         try:
-            await server.start()
+            await server.start(start_limit_s)
             async with DbReader.connect(db) as reader:
                 yield Env(backend, workdir, db, account, server, reader)
         finally:

@@ -255,3 +255,48 @@ def wrk_load(
     out = parse_wrk(proc.stdout)
     out.update({"threads": 2, "connections": 32})
     return out
+
+
+# -- many small requests, a few at a time ---------------------------------------------------------
+
+
+@dataclass
+class RequestsOutcome:
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    bodies: dict[str, bytes] = field(default_factory=dict)  # path -> body, when kept
+    elapsed_s: float = 0.0
+
+
+async def each_path(
+    env: Env,
+    method: str,
+    paths: list[str],
+    concurrency: int,
+    keep_bodies: bool = False,
+    body: bytes | None = None,
+) -> RequestsOutcome:
+    """One request per path (all with `body`), `concurrency` closed loops, each on its own
+    one-connection client."""
+    out = RequestsOutcome()
+    queue = list(reversed(paths))
+
+    async def worker() -> None:
+        async with env.client(max_connections=1) as client:
+            while queue:
+                path = queue.pop()
+                t = time.perf_counter()
+                try:
+                    r = await client.request(method, path, content=body)
+                except httpx.HTTPError as exc:
+                    out.statuses[type(exc).__name__] += 1
+                    continue
+                out.latencies_ms.append((time.perf_counter() - t) * 1000)
+                out.statuses[str(r.status_code)] += 1
+                if keep_bodies:
+                    out.bodies[path] = r.content
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    out.elapsed_s = time.perf_counter() - t0
+    return out

@@ -110,3 +110,27 @@ def messente_252_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not _has_messente_252(target):
         pytest.fail(f"messente-api {MESSENTE_252} is missing from {target} after installing")
     return target
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A fresh server with account `alice`, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        database = f"sqlite:///{tmp_path / 'tidings.db'}"
+    else:
+        database = request.getfixturevalue("pg_database")
+    run_cli(
+        "accounts",
+        "add",
+        "alice",
+        "--password",
+        "alice-secret-pw",
+        "--sender",
+        "AliceCo",
+        database=database,
+    )
+    srv = Server(tmp_path, database)
+    srv.start()
+    yield srv
+    if srv.proc is not None:
+        srv.stop(signal.SIGKILL)

@@ -48,3 +48,19 @@ def pg_query(url: str, sql: str, *args: Any) -> list[Any]:
             await conn.close()
 
     return asyncio.run(go())
+
+
+def db_query(url: str, sql: str, *args: Any) -> list[Any]:
+    """Run a read query on either backend (SQL in PostgreSQL style, `$n` parameters)."""
+    db = parse_database_url(url)
+    if db.kind == "postgresql":
+        return pg_query(url, sql, *args)
+    import sqlite3
+
+    from tidings.store.tx import to_sqlite
+
+    conn = sqlite3.connect(str(db.sqlite_path))
+    try:
+        return conn.execute(to_sqlite(sql), args).fetchall()
+    finally:
+        conn.close()
