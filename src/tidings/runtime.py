@@ -20,7 +20,7 @@ from tidings.api.app import create_app
 from tidings.api.auth import Authenticator, hash_password
 from tidings.api.context import ApiContext, ApiSettings
 from tidings.channels.router import Router
-from tidings.channels.sandbox import SandboxConnector
+from tidings.channels.sandbox import SandboxConnector, SandboxTiming
 from tidings.core.model import CHANNELS
 from tidings.engine.dispatcher import DispatchSettings
 from tidings.engine.service import Engine, EngineSettings
@@ -41,7 +41,7 @@ class ServeSettings:
     port: int = 8080
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
-    sandbox_delivery_delay_s: float = 0.05
+    sandbox: SandboxTiming = field(default_factory=SandboxTiming)
 
 
 class SettingsError(ValueError):
@@ -77,7 +77,11 @@ def settings_from_env(
         host=host,
         port=port,
         engine=EngineSettings(dispatch=dispatch),
-        sandbox_delivery_delay_s=_env_float("TIDINGS_SANDBOX_DELAY_SECONDS", 0.05),
+        sandbox=SandboxTiming(
+            delivery_delay_s=_env_float("TIDINGS_SANDBOX_DELAY_SECONDS", 0.05),
+            slow_delay_s=_env_float("TIDINGS_SANDBOX_SLOW_SECONDS", 3.0),
+            retry_after_s=_env_float("TIDINGS_SANDBOX_RETRY_SECONDS", 1.0),
+        ),
     )
 
 
@@ -90,11 +94,7 @@ def configure_logging(level: str = "INFO") -> None:
 
 def build_engine(store: Store, settings: ServeSettings) -> Engine:
     engine_box: list[Engine] = []
-    sandbox = SandboxConnector(
-        store,
-        lambda: engine_box[0].clock.now_us(),
-        delivery_delay_s=settings.sandbox_delivery_delay_s,
-    )
+    sandbox = SandboxConnector(store, lambda: engine_box[0].clock.now_us(), settings.sandbox)
     router = Router({c: sandbox for c in CHANNELS})
     engine = Engine(store, router, settings.engine)
     engine_box.append(engine)

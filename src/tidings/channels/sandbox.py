@@ -1,75 +1,138 @@
-"""The sandbox connector: delivers into an inbox table and reports ACK, then DELIVRD."""
+"""The sandbox connector: delivers into an inbox table and reports like a real channel would.
+
+What it plays for each message is chosen by the recipient number (see `sandbox_outcomes`):
+by default ACK, then DELIVRD after a short delay; magic numbers fail, expire, stay silent,
+go slow or get read, so fallback and delivery-report handling can be tested.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 
 from tidings.channels.port import ReportSink
+from tidings.channels.sandbox_outcomes import READ_RECEIPT_CHANNELS, SandboxOutcome, outcome_for
 from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
+from tidings.core.model import ERR_TEXT
 from tidings.core.render import render_text
 from tidings.store.base import Store
 from tidings.store.records import SandboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxTiming:
+    delivery_delay_s: float = 0.05  # ACK -> DELIVRD
+    seen_delay_s: float = 0.2  # DELIVRD -> SEEN
+    slow_delay_s: float = 3.0  # ACK -> DELIVRD for the "slow" outcome
+    retry_after_s: float = 1.0  # when a temporarily refused message is tried again
 
 
 class SandboxConnector:
     name = "sandbox"
 
     def __init__(
-        self, store: Store, now_us: Callable[[], int], *, delivery_delay_s: float = 0.05
+        self, store: Store, now_us: Callable[[], int], timing: SandboxTiming | None = None
     ) -> None:
         self._store = store
         self._now_us = now_us
-        self._delay = delivery_delay_s
+        self._timing = timing or SandboxTiming()
         self._reports: ReportSink | None = None
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._pending: set[asyncio.Task[None]] = set()
+        self._refused_once: set[str] = set()
 
     async def start(self, reports: ReportSink) -> None:
         self._reports = reports
 
     async def send(self, jobs: Sequence[SendJob]) -> list[SendOutcome]:
+        t = self._timing
         now = self._now_us()
-        inbox = [
-            SandboxMessage(
-                j.message_id,
-                j.omnimessage_id,
-                j.account_id,
-                j.channel,
-                j.to,
-                j.sender,
-                render_text(j.channel, orjson.loads(j.content or "{}")),
-                j.content,
-                now,
-            )
-            for j in jobs
-        ]
-        await self._store.insert_sandbox_messages(inbox)
+        outcomes: list[SendOutcome] = []
+        inbox: list[SandboxMessage] = []
         for j in jobs:
-            self._report(j.message_id, "ACK", 0.0)
-            self._report(j.message_id, "DELIVRD", self._delay)
-        return [
-            SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id) for j in jobs
-        ]
+            play = outcome_for(j.to, j.position)
+            if play == SandboxOutcome.REJECTED:
+                outcomes.append(
+                    SendOutcome(j, Outcome.REJECTED, self.name, err=9, error=ERR_TEXT[9])
+                )
+                continue
+            if play == SandboxOutcome.TEMPORARY and j.message_id not in self._refused_once:
+                self._refused_once.add(j.message_id)
+                retry = now + int(t.retry_after_s * 1_000_000)
+                outcomes.append(SendOutcome(j, Outcome.RETRY, self.name, retry_at_us=retry))
+                continue
+            outcomes.append(SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id))
+            if play == SandboxOutcome.SILENT:
+                continue
+            self._report(j.message_id, "ACK", 0, 0.0)
+            if play == SandboxOutcome.UNDELIVERED:
+                self._report(j.message_id, "UNDELIV", 1, t.delivery_delay_s)
+            elif play == SandboxOutcome.INVALID_NUMBER:
+                self._report(j.message_id, "FAILED", 3, t.delivery_delay_s)
+            elif play == SandboxOutcome.EXPIRED:
+                self._report(j.message_id, "EXPIRED", 2, t.delivery_delay_s)
+            elif play == SandboxOutcome.SLOW:
+                self._later(t.slow_delay_s, functools.partial(self._deliver_late, j))
+            else:
+                inbox.append(self._inbox_row(j, now))
+                self._report(j.message_id, "DELIVRD", 0, t.delivery_delay_s)
+                if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
+                    self._report(j.message_id, "SEEN", 10, t.delivery_delay_s + t.seen_delay_s)
+        if inbox:
+            await self._store.insert_sandbox_messages(inbox)
+        return outcomes
 
-    def _report(self, message_id: str, status: str, delay: float) -> None:
-        def emit() -> None:
-            if self._reports is not None:
-                self._reports(Report(message_id, status, 0, None, self._now_us()))
+    def _inbox_row(self, j: SendJob, at_us: int) -> SandboxMessage:
+        content = orjson.loads(j.content or "{}")
+        return SandboxMessage(
+            j.message_id,
+            j.omnimessage_id,
+            j.account_id,
+            j.channel,
+            j.to,
+            j.sender,
+            render_text(j.channel, content),
+            j.content,
+            at_us,
+        )
 
+    async def _deliver_late(self, j: SendJob) -> None:
+        await self._store.insert_sandbox_messages([self._inbox_row(j, self._now_us())])
+        self._emit(j.message_id, "DELIVRD", 0)
+
+    def _emit(self, message_id: str, status: str, err: int) -> None:
+        if self._reports is not None:
+            error = ERR_TEXT.get(err) if status not in ("SEEN", "DELIVRD", "ACK") else None
+            self._reports(Report(message_id, status, err, error, self._now_us()))
+
+    def _report(self, message_id: str, status: str, err: int, delay: float) -> None:
         if delay <= 0:
-            emit()
+            self._emit(message_id, status, err)
             return
-        handle = asyncio.get_running_loop().call_later(delay, emit)
-        self._timers.add(handle)
-        asyncio.get_running_loop().call_later(delay + 0.001, self._timers.discard, handle)
+
+        async def later() -> None:
+            self._emit(message_id, status, err)
+
+        self._later(delay, later)
+
+    def _later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await action()
+
+        task = asyncio.create_task(run())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def reconcile(self, jobs: Sequence[SendJob]) -> dict[str, bool | None]:
         have = await self._store.sandbox_has([j.message_id for j in jobs])
         return {j.message_id: j.message_id in have for j in jobs}
 
     async def stop(self) -> None:
-        for h in self._timers:
-            h.cancel()
-        self._timers.clear()
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        self._pending.clear()
