@@ -31,6 +31,7 @@ from bench.load import each_path, post_bulk
 NAME = "cancel"
 COUNT = 2000
 CONCURRENCY = 16
+SEQUENTIAL = 200  # extra messages cancelled one at a time first: service time without queueing
 HOUR_US = 3_600_000_000
 
 
@@ -41,13 +42,20 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         server = env.server
         await warm_auth(env)
         tts = iso_us(now_us() + HOUR_US)
+        total = COUNT + SEQUENTIAL
         payloads = [
-            bodies.bulk([bodies.sms_viber(start + i, tts) for i in range(1000)])
-            for start in range(0, COUNT, 1000)
+            bodies.bulk([bodies.sms_viber(start + i, tts) for i in range(min(1000, total - start))])
+            for start in range(0, total, 1000)
         ]
         scheduled = await post_bulk(env, payloads, 2, keep_ids=True)
-        ids = scheduled.omnimessage_ids
-        log(f"{NAME}: scheduled {len(ids)}; cancelling {CONCURRENCY} at a time")
+        ids, baseline_ids = scheduled.omnimessage_ids[:COUNT], scheduled.omnimessage_ids[COUNT:]
+        log(
+            f"{NAME}: scheduled {len(ids)} + {len(baseline_ids)}; {SEQUENTIAL} cancels one at a time"
+        )
+        sequential = await each_path(
+            env, "DELETE", [f"/v1/omnimessage/{i}" for i in baseline_ids], 1
+        )
+        log(f"{NAME}: cancelling {len(ids)}, {CONCURRENCY} at a time")
         cpu = CpuMeter(server.pid)
         cancels = await each_path(env, "DELETE", [f"/v1/omnimessage/{i}" for i in ids], CONCURRENCY)
         cancel_cpu = cpu.read()
@@ -62,11 +70,13 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
                 continue
             if entries and all(e.get("status") == "DELETED" for e in entries):
                 deleted += 1
-        in_db = await env.reader.fetchval(
-            "SELECT COUNT(*) FROM omnimessages WHERE state = 'cancelled'"
+        in_db = int(
+            await env.reader.fetchval("SELECT COUNT(*) FROM omnimessages WHERE state = 'cancelled'")
         )
-        chans_deleted = await env.reader.fetchval(
-            "SELECT COUNT(*) FROM channel_messages WHERE status = 'DELETED'"
+        chans_deleted = int(
+            await env.reader.fetchval(
+                "SELECT COUNT(*) FROM channel_messages WHERE status = 'DELETED'"
+            )
         )
         timers_left = await env.reader.fetchval("SELECT COUNT(*) FROM timers")
 
@@ -75,6 +85,10 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
     valid = len(ids) == COUNT
     if not valid:
         notes.append(f"invalid: only {len(ids)} of {COUNT} messages were scheduled")
+    notes.append(
+        f"first {SEQUENTIAL} other messages are cancelled one at a time"
+        " (sequential_cancel_latency_ms: the service time without queueing)"
+    )
     notes.append(
         f"DELETEs from {CONCURRENCY} closed loops, each on its own keep-alive connection;"
         " latency is the client's round trip (it includes queueing behind the other 15)"
@@ -87,6 +101,7 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
     return run.finish(
         params={
             "messages": COUNT,
+            "sequential_baseline": SEQUENTIAL,
             "concurrency": CONCURRENCY,
             "scheduled_ahead_s": HOUR_US / 1e6,
             "body": "SMS then Viber fallback, 120-character text",
@@ -94,6 +109,8 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         results={
             "cancel_latency_ms": lat,
             "cancel_statuses": dict(cancels.statuses),
+            "sequential_cancel_latency_ms": summarize(sequential.latencies_ms, (50, 99)),
+            "sequential_cancel_statuses": dict(sequential.statuses),
             "cancels_per_s": r3(len(cancels.latencies_ms) / cancels.elapsed_s)
             if cancels.elapsed_s
             else None,
@@ -101,8 +118,10 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             "status_statuses": dict(statuses.statuses),
             "status_latency_ms": summarize(statuses.latencies_ms, (50, 99)),
             "status_all_deleted": deleted,
-            "db_cancelled": int(in_db),
-            "db_channel_messages_deleted": int(chans_deleted),
+            "db_cancelled": in_db,
+            "db_cancelled_expected": len(ids) + len(baseline_ids),
+            "db_channel_messages_deleted": chans_deleted,
+            "db_channel_messages_deleted_expected": 2 * (len(ids) + len(baseline_ids)),
             "db_timers_left": int(timers_left),
         },
         checks=checks,

@@ -81,7 +81,7 @@ def summarize(values: Iterable[float], qs: Sequence[float] = (50, 99, 99.9)) -> 
         return out
     out["min"] = r3(v[0])
     for q in qs:
-        out[f"p{str(q).replace('.', '')}"] = r3(percentile(v, q))
+        out[f"p{q:g}".replace(".", "")] = r3(percentile(v, q))
     out["max"] = r3(v[-1])
     out["mean"] = r3(sum(v) / len(v))
     return out
@@ -95,33 +95,28 @@ def check(
     name: str, value: float | None, op: str, target: float, unit: str, aim: float | None = None
 ) -> dict[str, Any]:
     """A figure beside its target (DESIGN.md section 4). `met` is false when there is no figure."""
-    ok = value is not None and not math.isnan(value)
-    if ok and value is not None:
-        if op == "<=":
-            met = value <= target
-        elif op == ">=":
-            met = value >= target
-        elif op == "==":
-            met = value == target
-        else:
-            raise ValueError(op)
-    else:
-        met = False
+    has = value is not None and not math.isnan(value)
     out: dict[str, Any] = {
         "figure": name,
-        "value": None if value is None else r3(value),
+        "value": r3(value) if value is not None and has else None,
         "unit": unit,
         "target": f"{op} {target}",
-        "met": met,
+        "met": has and value is not None and _cmp(value, op, target),
     }
     if aim is not None:
         out["aim"] = f"{op} {aim}"
-        out["aim_met"] = bool(ok and value is not None and _cmp(value, op, aim))
+        out["aim_met"] = has and value is not None and _cmp(value, op, aim)
     return out
 
 
 def _cmp(value: float, op: str, target: float) -> bool:
-    return value <= target if op == "<=" else value >= target if op == ">=" else value == target
+    if op == "<=":
+        return value <= target
+    if op == ">=":
+        return value >= target
+    if op == "==":
+        return value == target
+    raise ValueError(f"unknown comparison {op!r}")
 
 
 # -- databases --------------------------------------------------------------------------------

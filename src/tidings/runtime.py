@@ -12,7 +12,7 @@ import os
 import secrets
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import uvicorn
 
@@ -23,11 +23,13 @@ from tidings.channels.router import Router
 from tidings.channels.sandbox import SandboxConnector, SandboxTiming
 from tidings.core.model import CHANNELS
 from tidings.engine.dispatcher import DispatchSettings
+from tidings.engine.outbox import OutboxSettings, WebhookOutbox
 from tidings.engine.service import Engine, EngineSettings
 from tidings.store.base import Store
 from tidings.store.factory import open_store
 from tidings.store.records import Account
 from tidings.store.urls import DatabaseUrl
+from tidings.webhooks.guard import TargetPolicy
 
 log = logging.getLogger("tidings")
 
@@ -42,6 +44,8 @@ class ServeSettings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     sandbox: SandboxTiming = field(default_factory=SandboxTiming)
+    webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
 
 class SettingsError(ValueError):
@@ -72,8 +76,29 @@ def settings_from_env(
         safety_poll_s=_env_float("TIDINGS_SAFETY_POLL_SECONDS", 2.0, minimum=0.05),
         lookahead_s=_env_float("TIDINGS_LOOKAHEAD_SECONDS", 0.3),
     )
+    allow = [a.strip() for a in os.environ.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if a.strip()]
+    try:
+        policy = TargetPolicy.allowing(*allow)
+    except ValueError as exc:
+        raise SettingsError(f"TIDINGS_WEBHOOK_ALLOW: {exc}") from None
+    schedule_raw = os.environ.get("TIDINGS_WEBHOOK_RETRY_SCHEDULE", "")
+    outbox = OutboxSettings()
+    if schedule_raw.strip():
+        try:
+            schedule = tuple(float(x) for x in schedule_raw.split(","))
+        except ValueError:
+            raise SettingsError(
+                "TIDINGS_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 0,5,300"
+            ) from None
+        outbox = OutboxSettings(schedule_s=schedule)
+    outbox = replace(
+        outbox, timeout_s=_env_float("TIDINGS_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+    )
     return ServeSettings(
         database=database,
+        api=ApiSettings(webhook_policy=policy),
+        webhook_policy=policy,
+        outbox=outbox,
         host=host,
         port=port,
         engine=EngineSettings(dispatch=dispatch),
@@ -96,7 +121,12 @@ def build_engine(store: Store, settings: ServeSettings) -> Engine:
     engine_box: list[Engine] = []
     sandbox = SandboxConnector(store, lambda: engine_box[0].clock.now_us(), settings.sandbox)
     router = Router({c: sandbox for c in CHANNELS})
-    engine = Engine(store, router, settings.engine)
+    engine = Engine(
+        store,
+        router,
+        settings.engine,
+        outbox=lambda st, clock: WebhookOutbox(st, clock, settings.webhook_policy, settings.outbox),
+    )
     engine_box.append(engine)
     return engine
 

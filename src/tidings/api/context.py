@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -10,12 +10,14 @@ from tidings.api.auth import Authenticator
 from tidings.api.errors import unauthorized
 from tidings.engine.service import Engine
 from tidings.store.records import Account
+from tidings.webhooks.guard import TargetPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 32 * 1024 * 1024
+    webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from tidings.api.context import ApiContext, account_of
 from tidings.api.errors import error, not_found
 from tidings.api.responses import json_response
 from tidings.api.serialize import sandbox_message, send_result, status_body
-from tidings.core.errors import INVALID, RequestInvalid, errors_body
+from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, errors_body, invalid
+from tidings.core.model import OmnimessageRequest
 from tidings.core.phone import normalise_msisdn
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.store.records import CancelResult, NewOmnimessage
+from tidings.webhooks.guard import early_problem
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -32,11 +34,23 @@ def _omni_id(request: Request) -> str:
         raise not_found() from None
 
 
+async def _dlr_problem(ctx: ApiContext, req: OmnimessageRequest, prefix: str) -> ErrorItem | None:
+    """A `dlr_url` that the SSRF guard would refuse is refused now, not silently at delivery."""
+    if req.dlr_url is None:
+        return None
+    problem = await early_problem(req.dlr_url, ctx.settings.webhook_policy)
+    if problem is None:
+        return None
+    return invalid(f"dlr_url is not an allowed webhook target: {problem}", f"{prefix}dlr_url")
+
+
 async def send_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request)
     data = await read_json(request, ctx.settings.max_body_bytes)
     req = validate_omnimessage(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    if (problem := await _dlr_problem(ctx, req, "")) is not None:
+        raise RequestInvalid([problem])
     record = ctx.engine.build(account, req)
     await ctx.engine.accept([record])
     return json_response(send_result(record), 201)
@@ -49,7 +63,11 @@ async def send_bulk(request: Request) -> Response:
     items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
     records: list[NewOmnimessage] = []
     out: list[dict[str, Any]] = []
-    for item in items:
+    for i, item in enumerate(items):
+        if not isinstance(item, RequestInvalid) and (
+            problem := await _dlr_problem(ctx, item, f"messages[{i}].")
+        ):
+            item = RequestInvalid([problem])
         if isinstance(item, RequestInvalid):
             out.append(errors_body(item.errors))
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -22,7 +23,10 @@ def iso_us(us: int | None) -> str | None:
 def price_info(part_price: str | None, parts_count: int | None) -> dict[str, Any] | None:
     if part_price is None or parts_count is None:
         return None
-    total = f"{float(part_price) * parts_count:.6f}".rstrip("0").rstrip(".")
+    try:
+        total = format((Decimal(part_price) * parts_count).normalize(), "f")
+    except InvalidOperation:
+        return None
     return {"part_price": part_price, "parts_count": parts_count, "total_price": total}
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,11 +11,12 @@ import orjson
 
 from tidings.channels.router import Router
 from tidings.core.dispatch import StatusChange
-from tidings.core.model import PRIORITIES, Limits, OmnimessageRequest
+from tidings.core.model import FINAL_FAILURE, PRIORITIES, Limits, OmnimessageRequest
 from tidings.engine.accepter import Accepter
 from tidings.engine.clock import Clock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
+from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
 from tidings.store.base import Store
 from tidings.store.records import (
@@ -43,6 +43,7 @@ class Engine:
         settings: EngineSettings | None = None,
         metrics: EngineMetrics | None = None,
         clock: Clock | None = None,
+        outbox: Callable[[Store, Clock], WebhookOutbox] | None = None,
     ) -> None:
         self.store = store
         self.router = router
@@ -60,11 +61,14 @@ class Engine:
         )
         self.reports.on_changes = self._on_changes
         self.accepter = Accepter(store, self.dispatcher.wake)
+        self.outbox = outbox(store, self.clock) if outbox is not None else None
         self._started = False
 
     async def start(self) -> None:
         self.reports.start()
         await self.router.start(self.reports.submit)
+        if self.outbox is not None:
+            await self.outbox.start()
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
             # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
@@ -78,11 +82,16 @@ class Engine:
             await self.dispatcher.stop()
         await self.reports.stop()
         await self.router.stop()
+        if self.outbox is not None:
+            await self.outbox.stop()
         self._started = False
 
     async def _on_changes(self, changes: list[StatusChange]) -> None:
-        """Status changes already committed; webhooks hook in here."""
-        await asyncio.sleep(0)
+        """Status changes just committed (their webhooks are queued in the same transaction)."""
+        if any(c.status in FINAL_FAILURE for c in changes):
+            self.dispatcher.wake()  # a failed attempt released its timer for the next channel
+        if self.outbox is not None and any(c.dlr_url for c in changes):
+            self.outbox.wake()
 
     # -- API operations ---------------------------------------------------------------------
 
