@@ -319,6 +319,18 @@ async def test_report_before_connector_answer(store: Store) -> None:
     assert await timers(store, m.id) == []
 
 
+async def test_ack_before_connector_answer_keeps_its_status(store: Store) -> None:
+    """An ACK that arrives while the connector call is still open survives the answer."""
+    t = await store.now_us()
+    m, job = await sent(store, t)
+    await store.apply_reports([Report(job.message_id, "ACK", 0, None, t + 1)], t + 1)
+    await store.finish_attempts([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 2)
+    view = await store.get_omnimessage(1, m.id)
+    assert view is not None
+    ch = view.channels[0]
+    assert (ch.state, ch.status, ch.err, ch.status_us) == ("sent", "ACK", 0, t + 1)
+
+
 # leases, fencing, recovery
 
 

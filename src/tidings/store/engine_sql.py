@@ -64,6 +64,7 @@ class _Plan:
     now_us: int
     omnis: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (state, position)
     chans: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    chan_states: dict[str, str] = field(default_factory=dict)
     chan_meta: dict[str, tuple[str | None, str | None, int | None]] = field(default_factory=dict)
     timer_attempt: list[str] = field(default_factory=list)  # refs: send -> attempt, lease kept
     timer_release: dict[str, tuple[str, int]] = field(default_factory=dict)  # ref -> (kind, due)
@@ -84,6 +85,14 @@ class _Plan:
     ) -> None:
         c.state, c.status = state, status
         self.chans[c.id] = (state, status, err, error, status_us, sent_us, parts_count, part_price)
+
+    def set_state(self, c: _Chan, state: str) -> None:
+        """Change only the state, keeping the latest status, err and timestamp."""
+        c.state = state
+        if c.id in self.chans:
+            self.chans[c.id] = (state, *self.chans[c.id][1:])
+        else:
+            self.chan_states[c.id] = state
 
     def record_status(
         self,
@@ -131,6 +140,11 @@ class _Plan:
                 " parts_count = COALESCE($8, parts_count), part_price = COALESCE($9, part_price)"
                 " WHERE id = $1",
                 [(k, *v) for k, v in self.chans.items()],
+            )
+        if self.chan_states:
+            await tx.executemany(
+                "UPDATE channel_messages SET state = $2 WHERE id = $1",
+                list(self.chan_states.items()),
             )
         if self.chan_meta:
             await tx.executemany(
@@ -321,7 +335,7 @@ async def finish_attempts(
         deadline = now_us + c.validity_s * 1_000_000
         if out.outcome == Outcome.ACCEPTED:
             if c.state in (ChannelState.SENDING, ChannelState.UNKNOWN):
-                plan.set_chan(c, ChannelState.SENT, c.status, None, None, None)
+                plan.set_state(c, ChannelState.SENT)
             if c.state == ChannelState.SENT:
                 plan.timer_release[o.id] = (TimerKind.ATTEMPT, deadline)
             else:  # a final report overtook the connector's answer
@@ -332,7 +346,7 @@ async def finish_attempts(
             plan.set_chan(c, ChannelState.PENDING, None, None, None, None)
             plan.timer_release[o.id] = (TimerKind.SEND, out.retry_at_us or now_us)
         elif out.outcome == Outcome.UNKNOWN:
-            plan.set_chan(c, ChannelState.UNKNOWN, c.status, None, None, None)
+            plan.set_state(c, ChannelState.UNKNOWN)
             plan.timer_release[o.id] = (TimerKind.ATTEMPT, deadline)
         else:
             err = out.err if out.err is not None else 1
@@ -431,7 +445,7 @@ async def recover_expired(
             if o is None or c is None:
                 continue
             if c.state == ChannelState.SENDING:
-                plan.set_chan(c, ChannelState.UNKNOWN, c.status, None, None, None)
+                plan.set_state(c, ChannelState.UNKNOWN)
             unknown.append(
                 SendJob(
                     r[0],
