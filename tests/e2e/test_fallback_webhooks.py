@@ -207,3 +207,20 @@ def test_cancelled_chain_sends_nothing(hook_server: Server, receiver: Receiver) 
     assert sorted(_trail(receiver.wait_for(3), omni)) == sorted(
         [("whatsapp", "DELETED"), ("viber", "DELETED"), ("sms", "DELETED")]
     )
+
+
+def test_account_default_dlr_url(hook_server: Server, receiver: Receiver) -> None:
+    run_cli("accounts", "set", "alice", "--dlr-url", receiver.url, database=hook_server.database)
+    hook_server.stop()
+    hook_server.start()  # account settings are cached per process for a minute
+    omni = _send(hook_server, "+37251234501", [m.SMS(channel="sms", text="default url")])
+    assert _trail(receiver.wait_for(2), omni) == [("sms", "ACK"), ("sms", "DELIVRD")]
+
+
+def test_gone_stops_retries_for_that_url(hook_server: Server, receiver: Receiver) -> None:
+    receiver.status = 410
+    omni = _send(hook_server, "+37251234502", [m.SMS(channel="sms", text="gone")],
+                 dlr_url=receiver.url)
+    _wait_status(hook_server, omni, lambda s: s.statuses[0].status == "DELIVRD")
+    time.sleep(1.5)  # several retry periods of the test schedule
+    assert receiver.answered == [410], "retried after 410 Gone"

@@ -10,6 +10,9 @@ from tidings.core.report_payload import delivery_report_body
 from tidings.store.tx import Tx
 
 
+GONE_FOR_US = 24 * 3600 * 1_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookJob:
     id: int
@@ -72,7 +75,19 @@ async def enqueue_webhooks(tx: Tx, changes: Sequence[StatusChange], now_us: int)
 async def claim_webhooks(
     tx: Tx, owner: str, now_us: int, lease_until_us: int, limit: int
 ) -> list[WebhookJob]:
-    """Lease due webhooks whose omnimessage has no older report still unfinished."""
+    """Lease due webhooks whose omnimessage has no older report still unfinished.
+
+    A URL that answered 410 Gone gets nothing more for `GONE_FOR_US`: its due reports are
+    marked gone instead of sent.
+    """
+    await tx.execute(
+        "UPDATE webhooks SET state = 'gone', finished_us = $1 WHERE state = 'pending'"
+        " AND next_us <= $1 AND EXISTS (SELECT 1 FROM webhooks g"
+        "  WHERE g.account_id = webhooks.account_id AND g.url = webhooks.url"
+        "  AND g.state = 'gone' AND g.last_status = 410 AND g.finished_us > $2)",
+        now_us,
+        now_us - GONE_FOR_US,
+    )
     rows = await tx.fetch(
         "SELECT w.id FROM webhooks w WHERE w.state = 'pending' AND w.next_us <= $1"
         " AND NOT EXISTS (SELECT 1 FROM webhooks p WHERE p.omnimessage_id = w.omnimessage_id"

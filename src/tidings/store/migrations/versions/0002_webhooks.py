@@ -44,6 +44,7 @@ def upgrade() -> None:
     )
     # Reports of one omnimessage go out in id order: the claim looks for an older one unfinished.
     op.create_index("webhooks_omnimessage", "webhooks", ["omnimessage_id", "id"])
+    op.create_index("webhooks_account_url", "webhooks", ["account_id", "url"])
     op.create_index(
         "webhooks_claimed_lease",
         "webhooks",
