@@ -1,0 +1,69 @@
+"""`/metrics` exposes the engine's figures in Prometheus text format."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.server import Server
+
+
+def _samples(server: Server) -> dict[str, float]:
+    with server.client() as c:
+        r = c.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            if not s.labels or s.name.endswith("_count"):
+                out[s.name] = out.get(s.name, 0.0) + s.value
+            elif family.name == "tidings_sent":
+                out[f"tidings_sent_total:{s.labels['channel']}"] = s.value
+    return out
+
+
+def test_metrics_count_what_happened(server: Server) -> None:
+    before = _samples(server)
+    for name in (
+        "tidings_lateness_seconds_count",
+        "tidings_claimed_total",
+        "tidings_cancelled_total",
+        "tidings_recovered_total",
+        "tidings_unknown_total",
+        "tidings_pending",
+        "tidings_claim_batch_size_count",
+        "tidings_fire_batch_size_count",
+    ):
+        assert name in before, name
+    with server.client() as c:
+        for _ in range(3):
+            r = c.post(
+                "/v1/omnimessage",
+                json={"to": "+37251234567", "messages": [{"channel": "sms", "text": "m"}]},
+            )
+            assert r.status_code == 201
+        r = c.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+37251234567",
+                "time_to_send": "2099-01-01T00:00",
+                "messages": [{"channel": "sms", "text": "m"}],
+            },
+        )
+        assert r.status_code == 400  # more than a year ahead
+        r = c.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+37251234567",
+                "time_to_send": None,
+                "messages": [{"channel": "sms", "text": "m"}],
+            },
+        )
+        assert r.status_code == 201  # null time_to_send = now
+    time.sleep(0.5)
+    after = _samples(server)
+    assert after["tidings_lateness_seconds_count"] - before["tidings_lateness_seconds_count"] == 4
+    assert after["tidings_sent_total:sms"] >= 4
+    assert after["tidings_claimed_total"] - before["tidings_claimed_total"] >= 4
