@@ -14,3 +14,10 @@ def test_send_and_stop_cleanly(server: Server) -> None:
         assert r.status_code == 201, r.text
         assert r.json()["messages"][0]["sender"] == "AliceCo"
     assert server.stop(signal.SIGTERM) == 0
+
+
+def test_trailing_slash_is_a_plain_404(server: Server) -> None:
+    with server.client(follow_redirects=False) as c:
+        r = c.post("/v1/omnimessage/", json={})
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["code"] == "101"

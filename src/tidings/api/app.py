@@ -69,5 +69,6 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
             Exception: errors.handle_unexpected,
         },
     )
+    app.router.redirect_slashes = False  # `/v1/omnimessage/` is a 404 in the error format, not a 307
     app.state.ctx = ctx
     return app
