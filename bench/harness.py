@@ -444,6 +444,23 @@ class Env:
 
 
 @contextlib.asynccontextmanager
+async def connections(
+    env: Env, n: int, request_timeout_s: float = 30.0
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`n` one-connection clients, each already connected (GET /healthz), so neither building a
+    client (it sets up an SSL context, ~20 ms) nor connecting lands in a timed request."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                env.client(max_connections=1, timeout=request_timeout_s)
+            )
+            for _ in range(n)
+        ]
+        await asyncio.gather(*(c.get("/healthz") for c in clients))
+        yield clients
+
+
+@contextlib.asynccontextmanager
 async def workspace() -> AsyncIterator[Path]:
     with tempfile.TemporaryDirectory(prefix="tidings-bench-") as d:
         yield Path(d)

@@ -1,5 +1,5 @@
-"""Load generators: bulk POSTs, a closed-loop single-POST generator (wrk, or 2 Python processes
-of asyncio httpx), all against 127.0.0.1 only."""
+"""Load generators against 127.0.0.1 only: bulk POSTs; a closed-loop single-POST generator (wrk,
+or 2 Python processes of asyncio httpx); many small requests a few at a time."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.harness import Env, r3, summarize
+from bench.harness import Env, connections, r3, summarize
 
 WRK = "/usr/bin/wrk"
 
@@ -54,32 +54,77 @@ async def post_bulk(
     """POST each payload to /v1/omnimessages, `concurrency` at a time."""
     out = BulkOutcome()
     queue = list(reversed(payloads))
-    async with env.client(max_connections=concurrency, timeout=120) as client:
 
-        async def worker() -> None:
-            while queue:
-                body = queue.pop()
-                t = time.perf_counter()
-                try:
-                    r = await client.post("/v1/omnimessages", content=body)
-                except httpx.HTTPError as exc:
-                    out.errors[type(exc).__name__] += 1
-                    continue
-                out.latencies_ms.append((time.perf_counter() - t) * 1000)
-                out.requests += 1
-                if r.status_code != 201:
-                    out.errors[f"http_{r.status_code}"] += 1
-                    continue
-                for item in orjson.loads(r.content)["messages"]:
-                    if "omnimessage_id" in item:
-                        out.items_ok += 1
-                        if keep_ids:
-                            out.omnimessage_ids.append(item["omnimessage_id"])
-                    else:
-                        out.items_failed += 1
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            body = queue.pop()
+            t = time.perf_counter()
+            try:
+                r = await client.post("/v1/omnimessages", content=body)
+            except httpx.HTTPError as exc:
+                out.errors[type(exc).__name__] += 1
+                continue
+            out.latencies_ms.append((time.perf_counter() - t) * 1000)
+            out.requests += 1
+            if r.status_code != 201:
+                out.errors[f"http_{r.status_code}"] += 1
+                continue
+            for item in orjson.loads(r.content)["messages"]:
+                if "omnimessage_id" in item:
+                    out.items_ok += 1
+                    if keep_ids:
+                        out.omnimessage_ids.append(item["omnimessage_id"])
+                else:
+                    out.items_failed += 1
 
+    async with connections(env, concurrency, request_timeout_s=120) as clients:
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in clients))
+        out.elapsed_s = time.perf_counter() - t0
+    return out
+
+
+# -- many small requests, a few at a time ------------------------------------------------------
+
+
+@dataclass
+class RequestsOutcome:
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    bodies: dict[str, bytes] = field(default_factory=dict)  # path -> body, when kept
+    elapsed_s: float = 0.0
+
+
+async def each_path(
+    env: Env,
+    method: str,
+    paths: list[str],
+    concurrency: int,
+    keep_bodies: bool = False,
+    body: bytes | None = None,
+) -> RequestsOutcome:
+    """One request per path (all with `body`), `concurrency` closed loops, each on its own
+    connected one-connection client."""
+    out = RequestsOutcome()
+    queue = list(reversed(paths))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            path = queue.pop()
+            t = time.perf_counter()
+            try:
+                r = await client.request(method, path, content=body)
+            except httpx.HTTPError as exc:
+                out.statuses[type(exc).__name__] += 1
+                continue
+            out.latencies_ms.append((time.perf_counter() - t) * 1000)
+            out.statuses[str(r.status_code)] += 1
+            if keep_bodies:
+                out.bodies[path] = r.content
+
+    async with connections(env, concurrency) as clients:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in clients))
         out.elapsed_s = time.perf_counter() - t0
     return out
 
@@ -99,32 +144,40 @@ class LoadSpec:
 
 def _python_worker(spec: LoadSpec) -> dict[str, Any]:
     """One load process: `connections` closed loops, each on its own one-connection client
-    (a shared httpx pool costs O(pool size) per request and starves the loop)."""
+    (a shared httpx pool costs O(pool size) per request and starves the loop). Only requests
+    started after the warm-up and finished inside the window count."""
 
     async def main() -> dict[str, Any]:
         latencies: list[float] = []
         statuses: Counter[str] = Counter()
         created = 0
 
-        async def loop() -> None:
+        async def loop(c: httpx.AsyncClient) -> None:
             nonlocal created
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-            async with httpx.AsyncClient(headers=spec.headers, limits=limits, timeout=30) as c:
-                while (now := time.monotonic()) < spec.end_at:
-                    t = time.perf_counter()
-                    try:
-                        r = await c.post(spec.url, content=spec.body)
-                        code = f"http_{r.status_code}"
-                    except httpx.HTTPError as exc:
-                        code = type(exc).__name__
-                    done = time.monotonic()
-                    if now >= spec.start_at and done <= spec.end_at:
-                        statuses[code] += 1
-                        if code == "http_201":
-                            created += 1
-                            latencies.append((time.perf_counter() - t) * 1000)
+            while (now := time.monotonic()) < spec.end_at:
+                t = time.perf_counter()
+                try:
+                    r = await c.post(spec.url, content=spec.body)
+                    code = f"http_{r.status_code}"
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                done = time.monotonic()
+                if now >= spec.start_at and done <= spec.end_at:
+                    statuses[code] += 1
+                    if code == "http_201":
+                        created += 1
+                        latencies.append((time.perf_counter() - t) * 1000)
 
-        await asyncio.gather(*(loop() for _ in range(spec.connections)))
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        clients = [
+            httpx.AsyncClient(headers=spec.headers, limits=limits, timeout=30)
+            for _ in range(spec.connections)
+        ]
+        try:
+            await asyncio.gather(*(loop(c) for c in clients))
+        finally:
+            for c in clients:
+                await c.aclose()
         return {"created": created, "statuses": dict(statuses), "latencies_ms": latencies}
 
     try:
@@ -139,9 +192,9 @@ def python_load(
     url: str, body: bytes, headers: dict[str, str], warmup_s: float, duration_s: float
 ) -> dict[str, Any]:
     """2 processes x 16 closed loops of asyncio httpx; counts what completed in the window."""
-    processes, connections = 2, 16
+    processes, per_process = 2, 16
     start_at = time.monotonic() + 1.0 + warmup_s  # 1 s for the processes to start
-    spec = LoadSpec(url, body, headers, connections, start_at, start_at + duration_s)
+    spec = LoadSpec(url, body, headers, per_process, start_at, start_at + duration_s)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
         parts = pool.map(_python_worker, [spec] * processes)
@@ -153,7 +206,7 @@ def python_load(
     return {
         "tool": "python",
         "processes": processes,
-        "connections": processes * connections,
+        "connections": processes * per_process,
         "created_201": created,
         "requests_per_s": r3(created / duration_s),
         "statuses": dict(statuses),
@@ -214,6 +267,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
         raise RuntimeError(f"no BENCH_JSON line in wrk output:\n{output[-2000:]}")
     d: dict[str, Any] = orjson.loads(m.group(1))
     duration_s = d["duration_us"] / 1e6
+    # `status` (non-2xx/3xx) is already inside `other` (every non-201).
     errors = d["other"] + d["connect"] + d["read"] + d["write"] + d["timeout"]
     return {
         "tool": "wrk",
@@ -254,49 +308,4 @@ def wrk_load(
         )
     out = parse_wrk(proc.stdout)
     out.update({"threads": 2, "connections": 32})
-    return out
-
-
-# -- many small requests, a few at a time ---------------------------------------------------------
-
-
-@dataclass
-class RequestsOutcome:
-    latencies_ms: list[float] = field(default_factory=list)
-    statuses: Counter[str] = field(default_factory=Counter)
-    bodies: dict[str, bytes] = field(default_factory=dict)  # path -> body, when kept
-    elapsed_s: float = 0.0
-
-
-async def each_path(
-    env: Env,
-    method: str,
-    paths: list[str],
-    concurrency: int,
-    keep_bodies: bool = False,
-    body: bytes | None = None,
-) -> RequestsOutcome:
-    """One request per path (all with `body`), `concurrency` closed loops, each on its own
-    one-connection client."""
-    out = RequestsOutcome()
-    queue = list(reversed(paths))
-
-    async def worker() -> None:
-        async with env.client(max_connections=1) as client:
-            while queue:
-                path = queue.pop()
-                t = time.perf_counter()
-                try:
-                    r = await client.request(method, path, content=body)
-                except httpx.HTTPError as exc:
-                    out.statuses[type(exc).__name__] += 1
-                    continue
-                out.latencies_ms.append((time.perf_counter() - t) * 1000)
-                out.statuses[str(r.status_code)] += 1
-                if keep_bodies:
-                    out.bodies[path] = r.content
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    out.elapsed_s = time.perf_counter() - t0
     return out

@@ -168,7 +168,8 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
 
     notes = [
         "claim time flat: the claim's index walk may cost at most 1 ms more with the pending"
-        " rows, and the end-to-end immediate-send lateness p50 at most 2 ms more",
+        " rows, and the end-to-end immediate-send lateness at most 2 ms more at p50 and 10 ms"
+        " more at p99 (the lateness targets themselves)",
         "dispatcher_queries_ms are timed from the benchmark's own connection on the same"
         " database (median of 5); pending_count is the upkeep loop's COUNT(*), run every 5 s",
     ]
@@ -185,6 +186,9 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         check("claim_index_walk_delta_ms", deltas["claim_index_walk_ms"], "<=", 1, "ms"),
         check(
             "immediate_lateness_p50_delta_ms", deltas["immediate_lateness_p50_ms"], "<=", 2, "ms"
+        ),
+        check(
+            "immediate_lateness_p99_delta_ms", deltas["immediate_lateness_p99_ms"], "<=", 10, "ms"
         ),
     ]
     return run.finish(

@@ -14,6 +14,10 @@ if [ ! -d .venv/messente-api-2.5.2/messente_api ]; then
     --target .venv/messente-api-2.5.2 messente-api==2.5.2
 fi
 export TIDINGS_MESSENTE_252="$PWD/.venv/messente-api-2.5.2"
+# The Node SMSC test peer (tests/peers/node-smsc): its pinned npm packages, when node is here.
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/peers/node-smsc/node_modules/smpp ]; then
+  npm ci --prefix tests/peers/node-smsc --no-audit --no-fund --loglevel=error
+fi
 
 echo "== ruff"; .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check --quiet src tests bench

@@ -265,7 +265,7 @@ async def test_finish_accepted_waits_for_validity_deadline(store: Store) -> None
     view = await store.get_omnimessage(1, m.id)
     assert view is not None and view.state == "processing"
     assert (view.channels[0].state, view.channels[0].parts_count) == ("sent", 2)
-    assert await store.pending_count() == 0  # counts send timers only
+    assert await store.pending_count() == 1  # the attempt's deadline timer
     assert await store.next_due_us() == t + 5 + 60 * S
 
 

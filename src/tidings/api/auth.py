@@ -50,6 +50,7 @@ class Authenticator:
         self._store = store
         self._ttl = ttl_s
         self._cache: dict[str, tuple[Account, bytes, float]] = {}
+        self._inflight: dict[tuple[str, bytes], asyncio.Future[Account | None]] = {}
 
     def forget(self, username: str | None = None) -> None:
         if username is None:
@@ -66,6 +67,16 @@ class Authenticator:
         hit = self._cache.get(user)
         if hit is not None and hit[2] > time.monotonic():
             return hit[0] if hmac.compare_digest(hit[1], digest) else None
+        # Concurrent requests with the same credentials share one (deliberately slow) check.
+        key = (user, digest)
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify(user, password, digest))
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _verify(self, user: str, password: str, digest: bytes) -> Account | None:
         account = await self._store.get_account(user)
         stored = account.password_hash if account else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, stored, password)

@@ -64,10 +64,13 @@ class SandboxConnector:
                 retry = now + int(t.retry_after_s * 1_000_000)
                 outcomes.append(SendOutcome(j, Outcome.RETRY, self.name, retry_at_us=retry))
                 continue
-            outcomes.append(SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id))
             if play == SandboxOutcome.SILENT:
+                outcomes.append(SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id))
                 continue
-            self._report(j.message_id, "ACK", 0, 0.0)
+            # Accepted and acknowledged in one answer: the ACK is recorded with the outcome.
+            outcomes.append(
+                SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id, status="ACK")
+            )
             if play == SandboxOutcome.UNDELIVERED:
                 self._report(j.message_id, "UNDELIV", 1, t.delivery_delay_s)
             elif play == SandboxOutcome.INVALID_NUMBER:

@@ -44,6 +44,8 @@ class SendOutcome:
     error: str | None = None
     retry_at_us: int | None = None
     parts_count: int | None = None
+    status: str | None = None  # a status known from the answer itself (e.g. ACK): recorded at once
+    handed_us: int | None = None  # when the connector was handed the message (set by the engine)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,9 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from tidings.channels.port import Connector
 from tidings.channels.router import Router
 from tidings.core.dispatch import Outcome, SendJob, SendOutcome, StatusChange
 from tidings.engine.clock import Clock
@@ -42,6 +43,21 @@ class DispatchSettings:
     safety_poll_s: float = 2.0
     upkeep_s: float = 5.0
     max_inflight_batches: int = 4
+    # How long before its due time an attempt is started in the database. A cancel arriving in
+    # this window finds the message already being sent (404); the hand-over itself waits for the
+    # due time, so nothing leaves early.
+    fire_lead_s: float = 0.005
+
+
+def _waves(jobs: Sequence[SendJob], width_us: int = 500) -> list[list[SendJob]]:
+    """Jobs grouped by due time: each wave spans at most `width_us` and leaves at its latest due."""
+    waves: list[list[SendJob]] = []
+    for j in sorted(jobs, key=lambda j: j.due_us):
+        if waves and j.due_us - waves[-1][0].due_us <= width_us:
+            waves[-1].append(j)
+        else:
+            waves.append([j])
+    return waves
 
 
 class Dispatcher:
@@ -70,6 +86,7 @@ class Dispatcher:
         self._fire_tasks: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._counted_at = 0.0
 
     # -- public -----------------------------------------------------------------------------
 
@@ -157,16 +174,21 @@ class Dispatcher:
             if not self._heap:
                 await self._fire_wake.wait()
                 continue
+            lead_us = int(self.settings.fire_lead_s * 1_000_000)
             head_due = self._heap[0][0]
-            delay = self.clock.monotonic_for(head_due) - time.monotonic()
+            delay = self.clock.monotonic_for(head_due - lead_us) - time.monotonic()
             if delay > 0:
                 # Sleep on the loop's monotonic clock; an earlier claim interrupts the wait.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._fire_wake.wait(), delay)
                 continue
-            now = self.clock.now_us()
+            # Start the attempts a little ahead (the transaction takes time); each message is
+            # still handed to its connector no earlier than its due time (see _hand_over).
+            horizon = self.clock.now_us() + lead_us
             batch: list[Claim] = []
-            while self._heap and self._heap[0][0] <= now and len(batch) < self.settings.fire_batch:
+            while (
+                self._heap and self._heap[0][0] <= horizon and len(batch) < self.settings.fire_batch
+            ):
                 batch.append(heapq.heappop(self._heap)[3])
             if not batch:
                 await asyncio.sleep(0)
@@ -195,17 +217,29 @@ class Dispatcher:
         except Exception:
             log.exception("action=fire_failed count=%d", len(claims))
 
+    async def _not_before(self, due_us: int) -> int:
+        """Wait until `due_us` on the monotonic clock; return the time it then is (>= due_us)."""
+        while True:
+            now = self.clock.now_us()
+            if now >= due_us:
+                return now
+            await asyncio.sleep((due_us - now) / 1_000_000)
+
     async def _hand_over(self, jobs: Sequence[SendJob], *, reconciling: bool = False) -> None:
-        by_connector: dict[int, list[SendJob]] = defaultdict(list)
-        connectors = {}
-        for j in jobs:
-            conn = self.router.for_channel(j.channel)
-            by_connector[id(conn)].append(j)
-            connectors[id(conn)] = conn
+        connectors: dict[int, Connector] = {}
+        by_connector: dict[int, list[SendJob]] = {}
+
+        def _by_connector(wave: Sequence[SendJob]) -> list[int]:
+            by_connector.clear()
+            for j in wave:
+                conn = self.router.for_job(j)
+                connectors[id(conn)] = conn
+                by_connector.setdefault(id(conn), []).append(j)
+            return list(by_connector)
 
         async def one(key: int) -> list[SendOutcome]:
             conn, group = connectors[key], by_connector[key]
-            handed = self.clock.now_us()
+            handed = await self._not_before(max(j.due_us for j in group))
             try:
                 outcomes = await conn.send(group)
             except Exception as exc:  # a connector crash: we cannot know what left
@@ -218,10 +252,12 @@ class Dispatcher:
             for j in group:
                 self.metrics.sent.labels(j.channel).inc()
                 if j.position == 0 and not reconciling:
-                    self.metrics.lateness.observe(max(0, handed - j.due_us) / 1_000_000)
-            return outcomes
+                    self.metrics.lateness.observe((handed - j.due_us) / 1_000_000)
+            return [replace(o, handed_us=handed) for o in outcomes]
 
-        results = await asyncio.gather(*(one(k) for k in by_connector))
+        results: list[list[SendOutcome]] = []
+        for wave in _waves(jobs):  # messages due at different instants leave at their instants
+            results += await asyncio.gather(*(one(k) for k in _by_connector(wave)))
         outcomes = [o for group in results for o in group]
         changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
         if lost:
@@ -254,11 +290,11 @@ class Dispatcher:
     async def _reconcile(self, jobs: Sequence[SendJob]) -> None:
         """Ask each connector about messages caught mid-send; resend only what provably never left."""
         outcomes: list[SendOutcome] = []
-        by_channel: dict[str, list[SendJob]] = defaultdict(list)
+        by_conn: dict[int, list[SendJob]] = defaultdict(list)
         for j in jobs:
-            by_channel[j.channel].append(j)
-        for channel, group in by_channel.items():
-            conn = self.router.for_channel(channel)
+            by_conn[id(self.router.for_job(j))].append(j)
+        for group in by_conn.values():
+            conn = self.router.for_job(group[0])
             try:
                 known = await conn.reconcile(group)
             except Exception:
@@ -286,7 +322,9 @@ class Dispatcher:
                 await self.clock.calibrate()
                 await self.store.extend_leases(self.owner, self._lease_until())
                 await self._recover()
-                self.metrics.pending.set(await self.store.pending_count())
+                if time.monotonic() - self._counted_at > 30:
+                    self._counted_at = time.monotonic()
+                    self.metrics.pending.set(await self.store.pending_count())
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -65,7 +65,9 @@ class _Plan:
     omnis: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (state, position)
     chans: dict[str, tuple[object, ...]] = field(default_factory=dict)
     chan_states: dict[str, str] = field(default_factory=dict)
-    chan_meta: dict[str, tuple[str | None, str | None, int | None]] = field(default_factory=dict)
+    chan_meta: dict[str, tuple[str | None, str | None, int | None, int | None]] = field(
+        default_factory=dict
+    )
     timer_attempt: list[str] = field(default_factory=list)  # refs: send -> attempt, lease kept
     timer_release: dict[str, tuple[str, int]] = field(default_factory=dict)  # ref -> (kind, due)
     timer_delete: set[str] = field(default_factory=set)
@@ -149,7 +151,8 @@ class _Plan:
         if self.chan_meta:
             await tx.executemany(
                 "UPDATE channel_messages SET connector = $2, provider_ref = $3,"
-                " parts_count = COALESCE($4, parts_count) WHERE id = $1",
+                " parts_count = COALESCE($4, parts_count), sent_us = COALESCE($5, sent_us)"
+                " WHERE id = $1",
                 [(k, *v) for k, v in self.chan_meta.items()],
             )
         if self.timer_attempt:
@@ -328,14 +331,19 @@ async def finish_attempts(
         if o is None or c is None:
             continue
         if out.outcome == Outcome.ACCEPTED:
-            plan.chan_meta[c.id] = (out.connector, out.provider_ref, out.parts_count)
+            plan.chan_meta[c.id] = (out.connector, out.provider_ref, out.parts_count, out.handed_us)
         if j.timer_id not in held:
             lost += 1  # a report or a recovery has taken the timer over; record facts only
             continue
         deadline = now_us + c.validity_s * 1_000_000
         if out.outcome == Outcome.ACCEPTED:
             if c.state in (ChannelState.SENDING, ChannelState.UNKNOWN):
-                plan.set_state(c, ChannelState.SENT)
+                if out.status is not None and c.status is None:
+                    at = out.handed_us or now_us
+                    plan.set_chan(c, ChannelState.SENT, out.status, 0, None, at)
+                    plan.record_status(o, c, out.status, 0, None, at)
+                else:
+                    plan.set_state(c, ChannelState.SENT)
             if c.state == ChannelState.SENT:
                 plan.timer_release[o.id] = (TimerKind.ATTEMPT, deadline)
             else:  # a final report overtook the connector's answer
@@ -498,5 +506,7 @@ async def next_due_us(tx: Tx) -> int | None:
 
 
 async def pending_count(tx: Tx) -> int:
-    rows = await tx.fetch("SELECT COUNT(*) FROM timers WHERE state = 'pending' AND kind = 'send'")
+    """Timers waiting (scheduled sends and running attempts' deadlines), counted on the
+    partial index alone."""
+    rows = await tx.fetch("SELECT COUNT(*) FROM timers WHERE state = 'pending'")
     return int(rows[0][0])

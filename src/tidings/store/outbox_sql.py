@@ -9,7 +9,6 @@ from tidings.core.dispatch import StatusChange
 from tidings.core.report_payload import delivery_report_body
 from tidings.store.tx import Tx
 
-
 GONE_FOR_US = 24 * 3600 * 1_000_000
 
 

@@ -54,7 +54,7 @@ class _Conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
         self.conn = conn
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -92,7 +92,8 @@ class _SqliteTx:
         if not rows:
             return
         q = to_sqlite(sql)
-        data = [[_arg(x) for x in r] for r in rows]
+        # List parameters are rare in batches; convert only when the first row has one.
+        data = [[_arg(x) for x in r] for r in rows] if any(isinstance(x, list) for x in rows[0]) else rows
         await self._conn.run(lambda c: c.executemany(q, data))
 
 

@@ -1,0 +1,214 @@
+"""An in-process SMPP 3.4 SMSC for tests: raw asyncio sockets plus the PDU codec of `smpplib`
+(python-smpplib), a library independent of the one our connector uses (smpp34).
+
+It plays the same magic destination prefixes as the Node peer (tests/peers/node-smsc/smsc.js)
+and records every received submit_sm (with the raw short_message bytes) in `self.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import time
+import warnings
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from smpplib import smpp
+
+SYSTEM_ID = "test"
+PASSWORD = "secret"
+_STATES = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6, "REJECTD": 8}
+
+
+class _Seq:
+    """The `client` object smpplib's PDU classes take their sequence numbers from."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+
+    def next_sequence(self) -> int:
+        self.sequence = self.sequence % 0x7FFFFFFF + 1
+        return self.sequence
+
+
+def _reply(command: str, seq: _Seq, sequence: int, **kwargs: Any) -> Any:
+    """A response PDU. (smpplib ignores a `sequence=` argument when its client already has a
+    sequence number, so it is set afterwards.)"""
+    pdu = smpp.make_pdu(command, client=seq, **kwargs)
+    pdu.sequence = sequence
+    return pdu
+
+
+def _s(v: Any) -> str:
+    return v.decode("latin-1") if isinstance(v, bytes) else str(v or "")
+
+
+class PySmsc:
+    def __init__(self, dlr_delay_s: float = 0.02) -> None:
+        self.port = 0
+        self.log: list[dict[str, Any]] = []
+        self.dlr_delay_s = dlr_delay_s
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next_id = 5000
+        self._throttled: dict[str, int] = {}
+        self._queue_full: set[str] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        await self.drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+
+    async def drop(self) -> None:
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    def submits(self) -> list[dict[str, Any]]:
+        return [e for e in self.log if e["ev"] == "pdu" and e["command"] == "submit_sm"]
+
+    def _later(self, delay: float, coro: Any) -> None:
+        async def run() -> None:
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                coro.close()
+                raise
+            await coro
+
+        t = asyncio.create_task(run())
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        seq = _Seq()
+        bound = False
+
+        async def send(pdu: Any) -> None:
+            if not writer.is_closing():
+                writer.write(pdu.generate())
+                await writer.drain()
+
+        try:
+            while True:
+                head = await reader.readexactly(4)
+                (length,) = struct.unpack(">I", head)
+                data = head + await reader.readexactly(length - 4)
+                pdu = smpp.parse_pdu(data, client=seq, allow_unknown_opt_params=True)
+                cmd = pdu.command
+                if cmd != "submit_sm":
+                    self.log.append({"ev": "pdu", "command": cmd})
+                if cmd in ("bind_transceiver", "bind_transmitter"):
+                    ok = _s(pdu.system_id) == SYSTEM_ID and _s(pdu.password) == PASSWORD
+                    resp = _reply(
+                        cmd + "_resp",
+                        seq,
+                        pdu.sequence,
+                        status=0 if ok else 0x0D,
+                        system_id="py-smsc",
+                    )
+                    await send(resp)
+                    if not ok:
+                        break
+                    bound = True
+                elif cmd == "enquire_link":
+                    await send(_reply("enquire_link_resp", seq, pdu.sequence))
+                elif cmd == "unbind":
+                    await send(_reply("unbind_resp", seq, pdu.sequence))
+                    break
+                elif cmd == "submit_sm" and bound:
+                    await self._on_submit(pdu, seq, send)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _on_submit(self, pdu: Any, seq: _Seq, send: Any) -> None:
+        raw: bytes = pdu.short_message or b""
+        udhl = raw[0] + 1 if pdu.esm_class & 0x40 and raw else 0
+        dst = _s(pdu.destination_addr)
+        self.log.append(
+            {
+                "ev": "pdu",
+                "command": "submit_sm",
+                "source_addr": _s(pdu.source_addr),
+                "source_addr_ton": pdu.source_addr_ton,
+                "source_addr_npi": pdu.source_addr_npi,
+                "destination_addr": dst,
+                "dest_addr_ton": pdu.dest_addr_ton,
+                "dest_addr_npi": pdu.dest_addr_npi,
+                "esm_class": pdu.esm_class,
+                "data_coding": pdu.data_coding,
+                "registered_delivery": pdu.registered_delivery,
+                "short_message_hex": raw.hex(),
+                "udh_hex": raw[:udhl].hex(),
+            }
+        )
+
+        def resp(status: int = 0, message_id: str = "") -> Any:
+            return _reply("submit_sm_resp", seq, pdu.sequence, status=status, message_id=message_id)
+
+        if dst.startswith("3725551") and self._throttled.get(dst, 0) < 2:
+            self._throttled[dst] = self._throttled.get(dst, 0) + 1
+            await send(resp(0x58))
+            return
+        if dst.startswith("3725557") and dst not in self._queue_full:
+            self._queue_full.add(dst)
+            await send(resp(0x14))
+            return
+        if dst.startswith("3725552"):
+            return
+        if dst.startswith("3725556"):
+            await send(resp(0x0B))
+            return
+        mid = self._next_id
+        self._next_id += 1
+        want = pdu.registered_delivery & 1
+        if dst.startswith("3725554"):
+            if want:
+                await send(self._receipt(pdu, seq, str(mid), "DELIVRD", tlvs=True))
+            self._later(0.1, send(resp(0, str(mid))))
+            return
+        hex_ids = dst.startswith("3725555")
+        await send(resp(0, format(mid, "x") if hex_ids else str(mid)))
+        if want:
+            stat = "UNDELIV" if dst.startswith("3725553") else "DELIVRD"
+            self._later(
+                self.dlr_delay_s, send(self._receipt(pdu, seq, str(mid), stat, tlvs=not hex_ids))
+            )
+
+    def _receipt(self, pdu: Any, seq: _Seq, mid: str, stat: str, *, tlvs: bool) -> Any:
+        now = time.strftime("%y%m%d%H%M", time.gmtime())
+        dlvrd = "001" if stat == "DELIVRD" else "000"
+        err = "000" if stat == "DELIVRD" else "001"
+        text = (
+            f"id:{mid} sub:001 dlvrd:{dlvrd} submit date:{now} done date:{now} "
+            f"stat:{stat} err:{err} text:"
+        )
+        extra: dict[str, Any] = {}
+        if tlvs:
+            extra = {"receipted_message_id": mid, "message_state": _STATES[stat]}
+        self.log.append({"ev": "receipt", "id": mid, "stat": stat})
+        return smpp.make_pdu(
+            "deliver_sm",
+            client=seq,
+            source_addr=_s(pdu.destination_addr),
+            destination_addr=_s(pdu.source_addr),
+            esm_class=0x04,
+            short_message=text.encode(),
+            **extra,
+        )
