@@ -22,4 +22,11 @@ fi
 echo "== ruff"; .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check --quiet src tests bench
 echo "== mypy"; .venv/bin/mypy
+# The browser tests drive Debian's chromium (/usr/bin/chromium) through Playwright; Playwright
+# never downloads a browser here. Without it they skip, or fail when CI is set.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing chromium for the browser tests"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "could not install chromium: the browser tests will skip (or fail under CI)"
+fi
 echo "== pytest"; .venv/bin/pytest "$@"

@@ -6,12 +6,14 @@ import asyncio
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
 from tidings import runtime
 from tidings.api.auth import hash_password
+from tidings.config import ConfigError, load_config
 from tidings.core.validation_sender import sender_problem
 from tidings.store.factory import open_store
 from tidings.store.migrate import migrate as run_migrations
@@ -40,10 +42,35 @@ def _db(url: str) -> DatabaseUrl:
         raise click.BadParameter(str(exc), param_hint="--database") from None
 
 
-def _settings(database: str, host: str = "127.0.0.1", port: int = 8080) -> runtime.ServeSettings:
+def _settings(
+    database: str, host: str = "127.0.0.1", port: int = 8080, config: str | None = None
+) -> runtime.ServeSettings:
     try:
-        return runtime.settings_from_env(_db(database), host, port)
+        settings = runtime.settings_from_env(_db(database), host, port)
     except runtime.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    if config:
+        try:
+            settings = replace(settings, config=load_config(config))
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+    return settings
+
+
+_config_option = click.option(
+    "--config",
+    "config",
+    envvar="TIDINGS_CONFIG",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="TOML file of connectors and routes (env TIDINGS_CONFIG); default: the sandbox for all",
+)
+
+
+def _serve_run(coro: Awaitable[None]) -> None:
+    try:
+        _run(coro)
+    except ConfigError as exc:  # e.g. a per-account route for an account that does not exist
         raise click.UsageError(str(exc)) from None
 
 
@@ -78,16 +105,18 @@ def main(log_level: str) -> None:
 @click.option("--host", envvar="TIDINGS_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="TIDINGS_PORT", default=8080, type=int, show_default=True)
 @_database_option
-def serve(host: str, port: int, database: str) -> None:
+@_config_option
+def serve(host: str, port: int, database: str, config: str | None) -> None:
     """Run the API, the scheduler and the sandbox in one process."""
-    _run(runtime.serve(_settings(database, host, port)))
+    _serve_run(runtime.serve(_settings(database, host, port, config)))
 
 
 @main.command()
 @_database_option
-def worker(database: str) -> None:
+@_config_option
+def worker(database: str, config: str | None) -> None:
     """Run a dispatch-only process (shares the work with every other process on the database)."""
-    _run(runtime.work(_settings(database)))
+    _serve_run(runtime.work(_settings(database, config=config)))
 
 
 @main.command()

@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import uvicorn
@@ -19,9 +19,8 @@ import uvicorn
 from tidings.api.app import create_app
 from tidings.api.auth import Authenticator, hash_password
 from tidings.api.context import ApiContext, ApiSettings
-from tidings.channels.router import Router
-from tidings.channels.sandbox import SandboxConnector, SandboxTiming
-from tidings.core.model import CHANNELS
+from tidings.channels.sandbox import SandboxTiming
+from tidings.config import GatewayConfig, build_router
 from tidings.engine.dispatcher import DispatchSettings
 from tidings.engine.outbox import OutboxSettings, WebhookOutbox
 from tidings.engine.service import Engine, EngineSettings
@@ -46,6 +45,7 @@ class ServeSettings:
     sandbox: SandboxTiming = field(default_factory=SandboxTiming)
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    config: GatewayConfig | None = None  # connectors and routing (None: the sandbox for all)
 
 
 class SettingsError(ValueError):
@@ -117,10 +117,24 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-def build_engine(store: Store, settings: ServeSettings) -> Engine:
+async def account_ids(store: Store, config: GatewayConfig | None) -> dict[str, int]:
+    """Usernames -> account ids, for per-account routes (resolved once, at start)."""
+    if config is None or not config.account_routes:
+        return {}
+    return {a.username: a.id for a in await store.list_accounts()}
+
+
+def build_engine(
+    store: Store, settings: ServeSettings, accounts: Mapping[str, int] | None = None
+) -> Engine:
     engine_box: list[Engine] = []
-    sandbox = SandboxConnector(store, lambda: engine_box[0].clock.now_us(), settings.sandbox)
-    router = Router({c: sandbox for c in CHANNELS})
+    router = build_router(
+        settings.config,
+        store,
+        lambda: engine_box[0].clock.now_us(),
+        settings.sandbox,
+        accounts,
+    )
     engine = Engine(
         store,
         router,
@@ -180,7 +194,7 @@ async def serve(settings: ServeSettings) -> None:
     store = await open_store(settings.database)
     try:
         await ensure_first_account(store, f"http://{settings.host}:{settings.port}")
-        engine = build_engine(store, settings)
+        engine = build_engine(store, settings, await account_ids(store, settings.config))
         ctx = ApiContext(engine, Authenticator(store), settings.api)
         app = create_app(ctx)
         config = uvicorn.Config(
@@ -207,7 +221,11 @@ async def serve(settings: ServeSettings) -> None:
 async def work(settings: ServeSettings) -> None:
     """Dispatch only: no HTTP. Runs until SIGINT/SIGTERM, then stops cleanly."""
     store = await open_store(settings.database)
-    engine = build_engine(store, settings)
+    try:
+        engine = build_engine(store, settings, await account_ids(store, settings.config))
+    except BaseException:
+        await store.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

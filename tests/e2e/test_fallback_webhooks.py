@@ -51,7 +51,9 @@ def _secret(server: Server) -> str:
 
 
 def _api(server: Server) -> tuple[m.OmnimessageApi, m.DeliveryReportApi]:
-    cfg = m.Configuration(host=server.url + "/v1", username=server.username, password=server.password)
+    cfg = m.Configuration(
+        host=server.url + "/v1", username=server.username, password=server.password
+    )
     client = m.ApiClient(cfg)
     return m.OmnimessageApi(client), m.DeliveryReportApi(client)
 
@@ -62,7 +64,9 @@ def _send(server: Server, to: str, messages: list[Any], **kw: Any) -> str:
     return str(api.send_omnimessage(m.Omnimessage(to=to, messages=wrapped, **kw)).omnimessage_id)
 
 
-def _wait_status(server: Server, omni: str, done: Any, timeout: float = 15.0) -> m.DeliveryReportResponse:
+def _wait_status(
+    server: Server, omni: str, done: Any, timeout: float = 15.0
+) -> m.DeliveryReportResponse:
     _, reports = _api(server)
     deadline = time.monotonic() + timeout
     while True:
@@ -73,10 +77,14 @@ def _wait_status(server: Server, omni: str, done: Any, timeout: float = 15.0) ->
 
 
 def _trail(received: list[Any], omni: str) -> list[tuple[str, str]]:
-    return [(r.json["channel"], r.json["status"]) for r in received if r.json["omnimessage_id"] == omni]
+    return [
+        (r.json["channel"], r.json["status"]) for r in received if r.json["omnimessage_id"] == omni
+    ]
 
 
-def test_whatsapp_undelivered_viber_silent_sms_delivered(hook_server: Server, receiver: Receiver) -> None:
+def test_whatsapp_undelivered_viber_silent_sms_delivered(
+    hook_server: Server, receiver: Receiver
+) -> None:
     omni = _send(
         hook_server,
         "+447700900250",
@@ -89,13 +97,18 @@ def test_whatsapp_undelivered_viber_silent_sms_delivered(hook_server: Server, re
     )
     st = _wait_status(hook_server, omni, lambda s: s.statuses[2].status == "DELIVRD")
     assert [(s.channel, s.status, s.err) for s in st.statuses] == [
-        ("whatsapp", "UNDELIV", 1), ("viber", "EXPIRED", 2), ("sms", "DELIVRD", 0),
+        ("whatsapp", "UNDELIV", 1),
+        ("viber", "EXPIRED", 2),
+        ("sms", "DELIVRD", 0),
     ]
     assert all(s.timestamp is not None and s.sender for s in st.statuses)
     got = receiver.wait_for(5)
     assert _trail(got, omni) == [
-        ("whatsapp", "ACK"), ("whatsapp", "UNDELIV"), ("viber", "EXPIRED"),
-        ("sms", "ACK"), ("sms", "DELIVRD"),
+        ("whatsapp", "ACK"),
+        ("whatsapp", "UNDELIV"),
+        ("viber", "EXPIRED"),
+        ("sms", "ACK"),
+        ("sms", "DELIVRD"),
     ]
     with hook_server.client() as c:
         inbox = c.get("/v1/sandbox/messages", params={"to": "+447700900250"}).json()["messages"]
@@ -119,10 +132,17 @@ def test_every_channel_failing_ends_failed(hook_server: Server, receiver: Receiv
         dlr_url=receiver.url,
     )
     st = _wait_status(hook_server, omni, lambda s: s.statuses[2].status not in (None, "ACK"))
-    assert [(s.status, s.err) for s in st.statuses] == [("UNDELIV", 1), ("REJECTD", 9), ("FAILED", 3)]
+    assert [(s.status, s.err) for s in st.statuses] == [
+        ("UNDELIV", 1),
+        ("REJECTD", 9),
+        ("FAILED", 3),
+    ]
     assert _trail(receiver.wait_for(5), omni) == [
-        ("whatsapp", "ACK"), ("whatsapp", "UNDELIV"), ("viber", "REJECTD"),
-        ("sms", "ACK"), ("sms", "FAILED"),
+        ("whatsapp", "ACK"),
+        ("whatsapp", "UNDELIV"),
+        ("viber", "REJECTD"),
+        ("sms", "ACK"),
+        ("sms", "FAILED"),
     ]
 
 
@@ -137,8 +157,17 @@ def test_reports_are_signed_with_both_schemes(hook_server: Server, receiver: Rec
         Webhook(secret.encode()).verify(r.body, r.headers)  # raises when the signature is wrong
         assert r.headers["content-type"] == "application/json"
         body = r.json
-        assert set(body) >= {"status", "channel", "message_id", "sender", "err", "error",
-                             "timestamp", "to", "omnimessage_id"}
+        assert set(body) >= {
+            "status",
+            "channel",
+            "message_id",
+            "sender",
+            "err",
+            "error",
+            "timestamp",
+            "to",
+            "omnimessage_id",
+        }
     tampered = got[0].body.replace(b"ACK", b"NAK")
     with pytest.raises(Exception):  # noqa: B017 - the library raises its own error type
         Webhook(secret.encode()).verify(tampered, got[0].headers)
@@ -147,9 +176,12 @@ def test_reports_are_signed_with_both_schemes(hook_server: Server, receiver: Rec
 def test_failing_receiver_and_restart_lose_nothing(hook_server: Server, receiver: Receiver) -> None:
     receiver.status = 500
     ids = [
-        _send(hook_server, "+447700900010", [m.Viber(channel="viber", text=f"n{i}"),
-                                             m.SMS(channel="sms", text=f"n{i}")],
-              dlr_url=receiver.url)
+        _send(
+            hook_server,
+            "+447700900010",
+            [m.Viber(channel="viber", text=f"n{i}"), m.SMS(channel="sms", text=f"n{i}")],
+            dlr_url=receiver.url,
+        )
         for i in range(3)
     ]
     time.sleep(1.0)
@@ -176,16 +208,32 @@ def test_failing_receiver_and_restart_lose_nothing(hook_server: Server, receiver
 
 def test_loopback_dlr_url_refused_without_allow_list(server: Server, receiver: Receiver) -> None:
     with server.client() as c:
-        r = c.post("/v1/omnimessage", json={
-            "to": "+37251234567", "dlr_url": receiver.url,
-            "messages": [{"channel": "sms", "text": "x"}]})
+        r = c.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+37251234567",
+                "dlr_url": receiver.url,
+                "messages": [{"channel": "sms", "text": "x"}],
+            },
+        )
     assert r.status_code == 400
     err = r.json()["errors"][0]
     assert err["source"] == "dlr_url" and err["code"] == "105"
-    for url in ["http://10.0.0.1/x", "http://169.254.169.254/latest", "http://[::1]/", "http://0x7f.1/"]:
+    for url in [
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+        "http://0x7f.1/",
+    ]:
         with server.client() as c:
-            r = c.post("/v1/omnimessage", json={
-                "to": "+37251234567", "dlr_url": url, "messages": [{"channel": "sms", "text": "x"}]})
+            r = c.post(
+                "/v1/omnimessage",
+                json={
+                    "to": "+37251234567",
+                    "dlr_url": url,
+                    "messages": [{"channel": "sms", "text": "x"}],
+                },
+            )
         assert r.status_code == 400, url
 
 
@@ -193,10 +241,15 @@ def test_cancelled_chain_sends_nothing(hook_server: Server, receiver: Receiver) 
     api, reports = _api(hook_server)
     at = datetime.now(UTC) + timedelta(seconds=1.5)
     omni = _send(
-        hook_server, "+37251234500",
-        [m.WhatsApp(channel="whatsapp", text=m.WhatsAppText(body="a")),
-         m.Viber(channel="viber", text="b"), m.SMS(channel="sms", text="c")],
-        time_to_send=at, dlr_url=receiver.url,
+        hook_server,
+        "+37251234500",
+        [
+            m.WhatsApp(channel="whatsapp", text=m.WhatsAppText(body="a")),
+            m.Viber(channel="viber", text="b"),
+            m.SMS(channel="sms", text="c"),
+        ],
+        time_to_send=at,
+        dlr_url=receiver.url,
     )
     assert api.cancel_scheduled_message(omni) == {}
     time.sleep(2.0)
@@ -219,8 +272,9 @@ def test_account_default_dlr_url(hook_server: Server, receiver: Receiver) -> Non
 
 def test_gone_stops_retries_for_that_url(hook_server: Server, receiver: Receiver) -> None:
     receiver.status = 410
-    omni = _send(hook_server, "+37251234502", [m.SMS(channel="sms", text="gone")],
-                 dlr_url=receiver.url)
+    omni = _send(
+        hook_server, "+37251234502", [m.SMS(channel="sms", text="gone")], dlr_url=receiver.url
+    )
     _wait_status(hook_server, omni, lambda s: s.statuses[0].status == "DELIVRD")
     time.sleep(1.5)  # several retry periods of the test schedule
     assert receiver.answered == [410], "retried after 410 Gone"

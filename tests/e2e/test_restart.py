@@ -68,7 +68,7 @@ def test_kill_9_while_due_then_sent_at_restart(server: Server) -> None:
     assert delivered - started < timedelta(seconds=5)
     with server.client() as c:
         status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while status["statuses"][0]["status"] != "DELIVRD" and time.monotonic() < deadline:
         time.sleep(0.05)
         with server.client() as c:

@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tidings.api import errors, routes_messages
+from tidings.api import errors, routes_messages, routes_providers
 from tidings.api.context import ApiContext
 from tidings.api.openapi import docs_html, openapi_document
 from tidings.api.responses import json_response
 from tidings.core.errors import RequestInvalid
+from tidings.ui import console_routes
 
 
 async def metrics(request: Request) -> Response:
@@ -58,6 +59,8 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        *routes_providers.routes,
+        *console_routes(ctx),  # the web console: /, /login, /scheduled, ... and /static
     ]
     app = Starlette(
         routes=routes,
@@ -69,6 +72,8 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
             Exception: errors.handle_unexpected,
         },
     )
-    app.router.redirect_slashes = False  # `/v1/omnimessage/` is a 404 in the error format, not a 307
+    app.router.redirect_slashes = (
+        False  # `/v1/omnimessage/` is a 404 in the error format, not a 307
+    )
     app.state.ctx = ctx
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from tidings.core.render import render_text
 from tidings.store.base import Store
 from tidings.store.records import SandboxMessage
 
+log = logging.getLogger("tidings.sandbox")
+
 
 @dataclass(frozen=True, slots=True)
 class SandboxTiming:
@@ -29,6 +32,7 @@ class SandboxTiming:
     seen_delay_s: float = 0.2  # DELIVRD -> SEEN
     slow_delay_s: float = 3.0  # ACK -> DELIVRD for the "slow" outcome
     retry_after_s: float = 1.0  # when a temporarily refused message is tried again
+    catch_up_s: float = 5.0  # how often reports lost with a dead process are made good
 
 
 class SandboxConnector:
@@ -43,9 +47,23 @@ class SandboxConnector:
         self._reports: ReportSink | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._refused_once: set[str] = set()
+        self._catch_up_task: asyncio.Task[None] | None = None
 
     async def start(self, reports: ReportSink) -> None:
         self._reports = reports
+        self._catch_up_task = asyncio.create_task(self._catch_up(), name="sandbox-catch-up")
+
+    async def _catch_up(self) -> None:
+        """Report what the inbox shows delivered but the message lacks a final status for: the
+        report was pending in a process that died. Any process can do it; repeats change nothing."""
+        while True:
+            try:
+                grace = int(max(2.0, 4 * self._timing.delivery_delay_s) * 1_000_000)
+                for message_id in await self._store.sandbox_unreported(self._now_us() - grace):
+                    self._emit(message_id, "DELIVRD", 0)
+            except Exception:
+                log.exception("action=sandbox_catch_up_failed")
+            await asyncio.sleep(self._timing.catch_up_s)
 
     async def send(self, jobs: Sequence[SendJob]) -> list[SendOutcome]:
         t = self._timing
@@ -65,7 +83,9 @@ class SandboxConnector:
                 outcomes.append(SendOutcome(j, Outcome.RETRY, self.name, retry_at_us=retry))
                 continue
             if play == SandboxOutcome.SILENT:
-                outcomes.append(SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id))
+                outcomes.append(
+                    SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id)
+                )
                 continue
             # Accepted and acknowledged in one answer: the ACK is recorded with the outcome.
             outcomes.append(
@@ -135,6 +155,9 @@ class SandboxConnector:
         return {j.message_id: j.message_id in have for j in jobs}
 
     async def stop(self) -> None:
+        if self._catch_up_task is not None:
+            self._catch_up_task.cancel()
+            await asyncio.gather(self._catch_up_task, return_exceptions=True)
         for task in list(self._pending):
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)

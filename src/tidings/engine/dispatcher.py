@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from tidings.channels.port import Connector
 from tidings.channels.router import Router
 from tidings.core.dispatch import Outcome, SendJob, SendOutcome, StatusChange
+from tidings.engine.batching import BatchWorker
 from tidings.engine.clock import Clock
 from tidings.engine.metrics import EngineMetrics
 from tidings.store.base import Store
@@ -87,6 +88,9 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._counted_at = 0.0
+        self._finisher: BatchWorker[SendOutcome] = BatchWorker(
+            "finish", self._finish, self.settings.fire_batch
+        )
 
     # -- public -----------------------------------------------------------------------------
 
@@ -98,6 +102,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self.clock.calibrate()
+        self._finisher.start()
         await self._recover()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="claim"),
@@ -114,6 +119,7 @@ class Dispatcher:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._fire_tasks:
             await asyncio.gather(*self._fire_tasks, return_exceptions=True)
+        await self._finisher.stop()
         released = await self.store.release_owned(self.owner)
         self._heap.clear()
         log.info("action=dispatcher_stopped owner=%s released=%d", self.owner, released)
@@ -258,7 +264,12 @@ class Dispatcher:
         results: list[list[SendOutcome]] = []
         for wave in _waves(jobs):  # messages due at different instants leave at their instants
             results += await asyncio.gather(*(one(k) for k in _by_connector(wave)))
-        outcomes = [o for group in results for o in group]
+        # Recording the answers is bookkeeping: it runs behind, batched across fire batches, so
+        # the next due messages are not kept waiting. A crash before it is recorded leaves the
+        # attempt leased; recovery then asks the connector (see _reconcile).
+        self._finisher.submit_many(o for group in results for o in group)
+
+    async def _finish(self, outcomes: list[SendOutcome]) -> None:
         changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
         if lost:
             self.metrics.lost_lease.inc(lost)

@@ -53,7 +53,9 @@ class EngineMetrics:
             "tidings_reports", "Delivery reports recorded", ["status"], registry=r
         )
         self.pending = Gauge(
-            "tidings_pending", "Timers waiting: scheduled sends and attempts' validity deadlines (counted every 30 s)", registry=r
+            "tidings_pending",
+            "Timers waiting: scheduled sends and attempts' validity deadlines (counted every 30 s)",
+            registry=r,
         )
         self.claim_batch = Histogram(
             "tidings_claim_batch_size",

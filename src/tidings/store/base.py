@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from tidings.store import accounts_sql, engine_sql, messages_sql, outbox_sql
+from tidings.store import accounts_sql, engine_sql, messages_sql, outbox_sql, provider_sql
 from tidings.store.outbox_sql import WebhookAttemptView, WebhookJob, WebhookResult
 from tidings.store.records import (
     Account,
@@ -32,7 +32,7 @@ class Store(ABC):
     kind: str
 
     @abstractmethod
-    def write(self) -> AbstractAsyncContextManager[Tx]:
+    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Tx]:
         """A read-write transaction, committed on success."""
 
     @abstractmethod
@@ -131,9 +131,13 @@ class Store(ABC):
         async with self.read() as tx:
             return await messages_sql.sandbox_has(tx, message_ids)
 
+    async def sandbox_unreported(self, delivered_before_us: int, limit: int = 5000) -> list[str]:
+        async with self.read() as tx:
+            return await messages_sql.sandbox_unreported(tx, delivered_before_us, limit)
+
     # engine
     async def start_attempts(self, claims: Sequence[Claim], now_us: int) -> FireResult:
-        async with self.write() as tx:
+        async with self.write(urgent=True) as tx:
             return await engine_sql.start_attempts(tx, claims, now_us)
 
     async def finish_attempts(
@@ -190,3 +194,107 @@ class Store(ABC):
     async def webhook_attempts(self, omnimessage_id: str) -> list[WebhookAttemptView]:
         async with self.read() as tx:
             return await outbox_sql.webhook_attempts(tx, omnimessage_id)
+
+    # provider connectors (callback de-duplication, Telegram chat registry)
+    async def record_provider_events(
+        self, connector: str, events: Sequence[provider_sql.ProviderEventKey], now_us: int
+    ) -> list[provider_sql.ProviderEventResult]:
+        async with self.write() as tx:
+            return await provider_sql.record_provider_events(tx, connector, events, now_us)
+
+    async def create_telegram_link(
+        self,
+        connector: str,
+        token: str,
+        phone: str,
+        account_id: int | None,
+        now_us: int,
+        expires_us: int,
+    ) -> None:
+        async with self.write() as tx:
+            await provider_sql.create_telegram_link(
+                tx, connector, token, phone, account_id, now_us, expires_us
+            )
+
+    async def redeem_telegram_link(
+        self, connector: str, token: str, chat_id: int, now_us: int
+    ) -> str | None:
+        async with self.write() as tx:
+            return await provider_sql.redeem_telegram_link(tx, connector, token, chat_id, now_us)
+
+    async def bind_telegram_chat(
+        self, connector: str, phone: str, chat_id: int, source: str, now_us: int
+    ) -> None:
+        async with self.write() as tx:
+            await provider_sql.bind_telegram_chat(tx, connector, phone, chat_id, source, now_us)
+
+    async def telegram_chat_ids(self, connector: str, phones: Sequence[str]) -> dict[str, int]:
+        async with self.read() as tx:
+            return await provider_sql.telegram_chat_ids(tx, connector, phones)
+
+    async def forget_telegram_chat(self, connector: str, chat_id: int) -> int:
+        async with self.write() as tx:
+            return await provider_sql.forget_telegram_chat(tx, connector, chat_id)
+
+    # web console (reads for its pages; see console_sql). Imported here, in the class, so these
+    # additions stay in one block; console_sql does not import this module.
+    from tidings.store import console_sql
+
+    async def console_secret(self, name: str, candidate: str) -> str:
+        now = await self.now_us()
+        async with self.write() as tx:
+            return await self.console_sql.console_secret(tx, name, candidate, now)
+
+    async def console_scheduled(
+        self,
+        account_id: int,
+        *,
+        to: str | None = None,
+        channel: str | None = None,
+        from_us: int | None = None,
+        until_us: int | None = None,
+        after: tuple[int, str] | None = None,
+        limit: int = 50,
+    ) -> list[console_sql.OmniBrief]:
+        async with self.read() as tx:
+            return await self.console_sql.scheduled_page(
+                tx,
+                account_id,
+                to=to,
+                channel=channel,
+                from_us=from_us,
+                until_us=until_us,
+                after=after,
+                limit=limit,
+            )
+
+    async def console_inbox(
+        self, account_id: int, *, before: tuple[int, str] | None = None, limit: int = 50
+    ) -> list[SandboxMessage]:
+        async with self.read() as tx:
+            return await self.console_sql.inbox_page(tx, account_id, before=before, limit=limit)
+
+    async def console_inbox_since(
+        self, account_id: int, since_us: int, limit: int = 100
+    ) -> list[SandboxMessage]:
+        async with self.read() as tx:
+            return await self.console_sql.inbox_since(tx, account_id, since_us, limit)
+
+    async def console_timeline(self, account_id: int, omni_id: str) -> console_sql.Timeline | None:
+        async with self.read() as tx:
+            return await self.console_sql.timeline(tx, account_id, omni_id)
+
+    async def console_search(
+        self,
+        account_id: int,
+        *,
+        omni_id: str | None = None,
+        to: str | None = None,
+        text: str | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int = 50,
+    ) -> list[console_sql.OmniBrief]:
+        async with self.read() as tx:
+            return await self.console_sql.search(
+                tx, account_id, omni_id=omni_id, to=to, text=text, before=before, limit=limit
+            )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tidings.core.dispatch import Outcome
 from tidings.core.model import ERR_TEXT, ChannelState, OmniState
 from tidings.core.transitions import (
+    FINAL_CHANNEL_STATES,
     ends_attempt_in_failure,
     ends_walk_successfully,
     state_after_report,
@@ -246,6 +247,23 @@ async def _fenced(tx: Tx, claims: Sequence[Claim]) -> list[Claim]:
     return [c for c in claims if (c.timer_id, c.lease_token) in held]
 
 
+def _job(timer_id: int, lease_token: int, due_us: int, o: _Omni, c: _Chan) -> SendJob:
+    return SendJob(
+        timer_id,
+        lease_token,
+        due_us,
+        o.id,
+        o.account_id,
+        o.to,
+        c.id,
+        c.position,
+        c.channel,
+        c.sender,
+        c.validity_s,
+        c.content or "",
+    )
+
+
 def _index(chans: dict[str, _Chan]) -> dict[tuple[str, int], _Chan]:
     return {(c.omnimessage_id, c.position): c for c in chans.values()}
 
@@ -275,22 +293,7 @@ async def start_attempts(tx: Tx, claims: Sequence[Claim], now_us: int) -> FireRe
             plan.set_omni(o, OmniState.PROCESSING, o.position)
             plan.set_chan(c, ChannelState.SENDING, None, None, None, None, sent_us=now_us)
             plan.timer_attempt.append(o.id)
-            result.sends.append(
-                SendJob(
-                    claim.timer_id,
-                    claim.lease_token,
-                    claim.due_us,
-                    o.id,
-                    o.account_id,
-                    o.to,
-                    c.id,
-                    c.position,
-                    c.channel,
-                    c.sender,
-                    c.validity_s,
-                    c.content or "",
-                )
-            )
+            result.sends.append(_job(claim.timer_id, claim.lease_token, claim.due_us, o, c))
         else:  # the attempt's validity ran out with no final report
             if c.state in (ChannelState.SENT, ChannelState.SENDING, ChannelState.UNKNOWN):
                 plan.set_chan(c, ChannelState.EXPIRED, "EXPIRED", 2, ERR_TEXT[2], now_us)
@@ -333,7 +336,9 @@ async def finish_attempts(
         if out.outcome == Outcome.ACCEPTED:
             plan.chan_meta[c.id] = (out.connector, out.provider_ref, out.parts_count, out.handed_us)
         if j.timer_id not in held:
-            lost += 1  # a report or a recovery has taken the timer over; record facts only
+            # A final report already ended the attempt (normal with fast receipts), or a
+            # recovery took the timer over (a lost lease): record facts only.
+            lost += c.state not in FINAL_CHANNEL_STATES
             continue
         deadline = now_us + c.validity_s * 1_000_000
         if out.outcome == Outcome.ACCEPTED:
@@ -454,22 +459,7 @@ async def recover_expired(
                 continue
             if c.state == ChannelState.SENDING:
                 plan.set_state(c, ChannelState.UNKNOWN)
-            unknown.append(
-                SendJob(
-                    r[0],
-                    lease_token,
-                    r[3],
-                    o.id,
-                    o.account_id,
-                    o.to,
-                    c.id,
-                    c.position,
-                    c.channel,
-                    c.sender,
-                    c.validity_s,
-                    c.content or "",
-                )
-            )
+            unknown.append(_job(r[0], lease_token, r[3], o, c))
         await plan.flush(tx)
     return RecoveryResult(len(sends), tuple(unknown))
 

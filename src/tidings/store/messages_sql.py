@@ -171,3 +171,17 @@ async def sandbox_has(tx: Tx, message_ids: Sequence[str]) -> set[str]:
         "SELECT message_id FROM sandbox_messages WHERE message_id IN_TEXT($1)", list(message_ids)
     )
     return {r[0] for r in rows}
+
+
+async def sandbox_unreported(tx: Tx, delivered_before_us: int, limit: int) -> list[str]:
+    """Sandbox deliveries whose channel message never got its final report (its process died
+    before the report was recorded)."""
+    rows = await tx.fetch(
+        "SELECT s.message_id FROM sandbox_messages s"
+        " JOIN channel_messages c ON c.id = s.message_id"
+        " WHERE c.state IN ('sending', 'sent', 'unknown') AND s.delivered_us < $1"
+        " ORDER BY s.delivered_us LIMIT $2",
+        delivered_before_us,
+        limit,
+    )
+    return [r[0] for r in rows]

@@ -191,7 +191,7 @@ class PostgresStore(Store):
         return cls(pool, dsn)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[_PgTx]:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[_PgTx]:
         async with self._pool.acquire() as conn, conn.transaction():
             yield _PgTx(conn)
 

@@ -8,6 +8,8 @@ and `BEGIN IMMEDIATE` with a busy timeout serialises against other processes on 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -76,6 +78,37 @@ class _Conn:
         self._pool.shutdown(wait=True)
 
 
+class _PriorityLock:
+    """One writer at a time; waiting urgent writers (firing due messages) go before the rest
+    (bookkeeping, reports, inserts), so a burst's hand-overs are not queued behind them."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, urgent: bool) -> None:
+        if not self._locked and not self._waiters:
+            self._locked = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # the lock was handed to us as we were cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)  # ownership passes on: stays locked
+                return
+        self._locked = False
+
+
 class _SqliteTx:
     def __init__(self, conn: _Conn) -> None:
         self._conn = conn
@@ -93,7 +126,11 @@ class _SqliteTx:
             return
         q = to_sqlite(sql)
         # List parameters are rare in batches; convert only when the first row has one.
-        data = [[_arg(x) for x in r] for r in rows] if any(isinstance(x, list) for x in rows[0]) else rows
+        data = (
+            [[_arg(x) for x in r] for r in rows]
+            if any(isinstance(x, list) for x in rows[0])
+            else rows
+        )
         await self._conn.run(lambda c: c.executemany(q, data))
 
 
@@ -104,11 +141,12 @@ class SqliteStore(Store):
         self.path = path
         self._writer = _Conn(path, "w")
         self._reader = _Conn(path, "r")
-        self._lock = asyncio.Lock()
+        self._lock = _PriorityLock()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[_SqliteTx]:
-        async with self._lock:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[_SqliteTx]:
+        await self._lock.acquire(urgent)
+        try:
             await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
             try:
                 yield _SqliteTx(self._writer)
@@ -116,6 +154,8 @@ class SqliteStore(Store):
                 await self._writer.run(lambda c: c.execute("ROLLBACK"))
                 raise
             await self._writer.run(lambda c: c.execute("COMMIT"))
+        finally:
+            self._lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[_SqliteTx]:
@@ -136,8 +176,11 @@ class SqliteStore(Store):
             c.execute("COMMIT")
             return rows
 
-        async with self._lock:
+        await self._lock.acquire(True)
+        try:
             rows = await self._writer.run(claim)
+        finally:
+            self._lock.release()
         return [Claim(r[0], r[1], r[2], r[3], r[4], lease_token) for r in rows]
 
     async def now_us(self) -> int:

@@ -1,0 +1,224 @@
+"""What the templates show: messages as a phone would, times, timelines (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tidings.core.model import PRIORITIES
+from tidings.core.render import render_text
+from tidings.core.segments import SmsSegments, sms_segments
+from tidings.store.console_sql import ChannelBrief, OmniBrief, Timeline
+from tidings.store.records import ChannelView, SandboxMessage
+
+CHANNEL_LABELS = {
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "rcs": "RCS",
+    "viber": "Viber",
+    "telegram": "Telegram",
+}
+FINAL_OK = {"DELIVRD", "SEEN", "ACK", "ACCEPTD"}
+FINAL_BAD = {"UNDELIV", "FAILED", "REJECTD", "EXPIRED", "NACK", "UNKNOWN"}
+
+
+def iso(us: int | None) -> str:
+    if us is None:
+        return ""
+    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")
+
+
+def utc_label(us: int | None) -> str:
+    if us is None:
+        return "—"
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def status_class(status: str | None) -> str:
+    if status is None:
+        return "pending"
+    if status == "DELETED":
+        return "deleted"
+    if status in FINAL_OK:
+        return "ok"
+    if status in FINAL_BAD:
+        return "bad"
+    return "pending"
+
+
+def parse_content(content: str | None) -> dict[str, Any] | None:
+    if content is None:
+        return None
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Bubble:
+    """One channel message as its channel would show it on a phone."""
+
+    channel: str
+    sender: str
+    content: Mapping[str, Any] | None  # None: not stored (text_store sha256/nostore)
+    text: str  # plain rendering, for previews and search hits
+    sms: SmsSegments | None = None
+    message_id: str = ""
+    omnimessage_id: str = ""
+    to: str = ""
+    at_us: int | None = None
+
+    @property
+    def label(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
+
+
+def bubble(
+    channel: str,
+    sender: str,
+    content: str | None,
+    *,
+    message_id: str = "",
+    omnimessage_id: str = "",
+    to: str = "",
+    at_us: int | None = None,
+) -> Bubble:
+    data = parse_content(content)
+    text = render_text(channel, data) if data is not None else ""
+    sms = None
+    if channel == "sms" and data is not None:
+        sms = sms_segments(str(data.get("text", "")), str(data.get("autoconvert", "on")))
+    return Bubble(channel, sender, data, text, sms, message_id, omnimessage_id, to, at_us)
+
+
+def inbox_bubble(m: SandboxMessage) -> Bubble:
+    return bubble(
+        m.channel,
+        m.sender,
+        m.content,
+        message_id=m.message_id,
+        omnimessage_id=m.omnimessage_id,
+        to=m.to,
+        at_us=m.delivered_us,
+    )
+
+
+def brief_bubble(c: ChannelBrief) -> Bubble:
+    return bubble(c.channel, c.sender, c.content, omnimessage_id=c.omnimessage_id)
+
+
+def channel_bubble(c: ChannelView, omni_id: str) -> Bubble:
+    return bubble(c.channel, c.sender, c.content, message_id=c.id, omnimessage_id=omni_id)
+
+
+@dataclass(slots=True)
+class Conversation:
+    to: str
+    bubbles: list[Bubble] = field(default_factory=list)
+
+
+def group_by_recipient(messages: Sequence[SandboxMessage]) -> list[Conversation]:
+    """Newest-first messages as conversations, ordered by each one's newest message."""
+    groups: dict[str, Conversation] = {}
+    for m in messages:
+        groups.setdefault(m.to, Conversation(m.to)).bubbles.append(inbox_bubble(m))
+    return list(groups.values())
+
+
+def preview(o: OmniBrief) -> str:
+    for c in o.channels:
+        b = brief_bubble(c)
+        if b.text:
+            return b.text.splitlines()[0][:140]
+    return "(content not stored)"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at_us: int
+    kind: str  # accepted | scheduled | claimed | delivered | status | webhook | cancelled
+    title: str
+    detail: str = ""
+    tone: str = "neutral"  # neutral | ok | bad | pending | deleted
+
+
+def timeline_events(t: Timeline) -> list[Event]:
+    """The life of one omnimessage, oldest first."""
+    m = t.message
+    priority = {v: k for k, v in PRIORITIES.items()}.get(m.priority, str(m.priority))
+    events = [Event(m.created_us, "accepted", "Accepted", f"to {m.to}, priority {priority}")]
+    if m.time_to_send_us is not None:
+        events.append(Event(m.time_to_send_us, "scheduled", "Scheduled for", utc_label(m.due_us)))
+    label = {
+        c.id: f"{CHANNEL_LABELS.get(c.channel, c.channel)} (#{c.position + 1})" for c in m.channels
+    }
+    for c in m.channels:
+        if c.sent_us is not None:
+            events.append(
+                Event(c.sent_us, "claimed", f"{label[c.id]}: claimed and handed to the channel")
+            )
+    for d in t.deliveries:
+        extra = f" ({d.handovers} handovers)" if d.handovers > 1 else ""
+        events.append(
+            Event(
+                d.delivered_us,
+                "delivered",
+                f"{label.get(d.message_id, d.channel)}: arrived in the sandbox inbox{extra}",
+                tone="ok",
+            )
+        )
+    reported: set[tuple[str, str]] = set()
+    for r in t.reports:
+        body = parse_content(r.body) or {}
+        status = body.get("status")
+        reported.add((r.message_id, str(status)))
+        events.append(_status_event(label.get(r.message_id, r.message_id), r.created_us, body))
+    for c in m.channels:
+        if c.status is not None and c.status_us is not None and (c.id, c.status) not in reported:
+            events.append(
+                _status_event(
+                    label[c.id],
+                    c.status_us,
+                    {"status": c.status, "err": c.err, "error": c.error},
+                )
+            )
+    report_of = {r.id: r for r in t.reports}
+    for a in t.attempts:
+        rep = report_of.get(a.webhook_id)
+        what = ""
+        if rep is not None:
+            what = str((parse_content(rep.body) or {}).get("status", ""))
+        answer = f"HTTP {a.status_code}" if a.status_code is not None else (a.error or "no answer")
+        took = f" in {a.duration_ms:.0f} ms" if a.duration_ms is not None else ""
+        ok = a.status_code is not None and 200 <= a.status_code < 400
+        events.append(
+            Event(
+                a.at_us,
+                "webhook",
+                f"Delivery report {what} → attempt {a.attempt}: {answer}",
+                f"POST {a.url}{took}" + (f" — {a.error}" if a.error and a.status_code else ""),
+                "ok" if ok else "bad",
+            )
+        )
+    events.sort(key=lambda e: e.at_us)
+    return events
+
+
+def _status_event(label: str, at_us: int, body: Mapping[str, Any]) -> Event:
+    status = body.get("status")
+    err, error = body.get("err"), body.get("error")
+    parts = []
+    if err is not None:
+        parts.append(f"err {err}")
+    if error:
+        parts.append(str(error))
+    title = f"{label}: status {status}"
+    if status == "DELETED":
+        title = f"{label}: cancelled — status DELETED"
+    return Event(at_us, "status", title, " · ".join(parts), status_class(status))
