@@ -115,6 +115,8 @@ def configure_logging(level: str = "INFO") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # Per-request lines from the HTTP client would carry webhook URLs and drown the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def account_ids(store: Store, config: GatewayConfig | None) -> dict[str, int]:

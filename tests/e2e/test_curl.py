@@ -434,7 +434,7 @@ def test_unknown_uuid_is_404(c: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/nope", "/v2/omnimessage", "/v1/omnimessage/x/y/z", "/", "/v1"]
+    "path", ["/v1/nope", "/v2/omnimessage", "/v1/omnimessage/x/y/z", "/v1", "/v1/sandbox"]
 )
 def test_unknown_path_is_404(c: httpx.Client, path: str) -> None:
     assert_error(c.get(path), 404, "101", None)

@@ -33,9 +33,13 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-@pytest.fixture
-def hook_server(tmp_path: Path) -> Iterator[Server]:
-    database = f"sqlite:///{tmp_path / 'tidings.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server with loopback webhooks allowed, on each backend."""
+    if request.param == "sqlite":
+        database = f"sqlite:///{tmp_path / 'tidings.db'}"
+    else:
+        database = request.getfixturevalue("pg_database")
     run_cli("accounts", "add", "alice", "--password", "alice-secret-pw", database=database)
     srv = Server(tmp_path, database, env=dict(ALLOW_LOOPBACK))
     srv.start()

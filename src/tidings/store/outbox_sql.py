@@ -146,8 +146,8 @@ async def finish_webhooks(tx: Tx, owner: str, results: Sequence[WebhookResult]) 
         rows.append((r.job.id, owner, state, next_us, r.status_code, r.error, r.at_us))
     await tx.executemany(
         "UPDATE webhooks SET state = $3, attempts = attempts + 1,"
-        " next_us = COALESCE($4, next_us), last_status = $5, last_error = $6,"
-        " finished_us = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END,"
+        " next_us = COALESCE(CAST($4 AS BIGINT), next_us), last_status = $5, last_error = $6,"
+        " finished_us = CASE WHEN $3 = 'pending' THEN NULL ELSE CAST($7 AS BIGINT) END,"
         " lease_owner = NULL, lease_until_us = NULL"
         " WHERE id = $1 AND state = 'claimed' AND lease_owner = $2",
         rows,

@@ -3,15 +3,15 @@
 Revision 0004 (providers) was written first and revises 0002, so this one follows 0004 to keep a
 single head; the id is only a label.
 
-Revision ID: 0003
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0004"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

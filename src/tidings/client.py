@@ -1,0 +1,179 @@
+"""A small typed HTTP client for the Tidings API (Messente Omnichannel API v1 + the sandbox inbox).
+
+It speaks plain JSON: requests are dicts in the wire shape, answers are the server's JSON decoded.
+Every failure is one of two exceptions:
+
+- `ApiError`: the server answered with an error status (or with something that is not our JSON);
+  `errors` holds the Messente error items, `{"title","detail","code","source"}`.
+- `ConnectionProblem`: the server could not be reached at all (refused, DNS, timeout, TLS).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+__all__ = ["DEFAULT_URL", "ApiError", "ConnectionProblem", "TidingsClient", "normalise_base_url"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class ApiError(Exception):
+    """An error answer: the HTTP status plus the Messente error items (possibly none)."""
+
+    def __init__(self, status: int, errors: list[dict[str, Any]], body: str = "") -> None:
+        self.status = status
+        self.errors = errors
+        self.body = body
+        first = errors[0].get("detail") if errors else None
+        super().__init__(f"HTTP {status}: {first or body[:200] or 'no details'}")
+
+    @property
+    def body_json(self) -> dict[str, Any]:
+        """The error as a Messente error document (made up from the status if the body was not)."""
+        if self.errors:
+            return {"errors": self.errors}
+        return {
+            "errors": [
+                {
+                    "title": "HTTP error",
+                    "detail": self.body[:500],
+                    "code": str(self.status),
+                    "source": None,
+                }
+            ]
+        }
+
+
+class ConnectionProblem(Exception):
+    """The server could not be reached."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach {url}: {reason}")
+
+
+def normalise_base_url(url: str) -> str:
+    """`http://host:8080`, `http://host:8080/` and `http://host:8080/v1` all mean the same server.
+
+    Raises ValueError for anything that is not an http(s) URL with a host.
+    """
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"{url!r} is not a URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+    url = url.rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    return url
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _error_items(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        return [e for e in data["errors"] if isinstance(e, dict)]
+    return []
+
+
+class TidingsClient:
+    """Synchronous client; use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        username: str = "",
+        password: str = "",
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = normalise_base_url(url)
+        self._http = httpx.Client(
+            base_url=self.url,
+            auth=(username, password),
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "tidings-cli"},
+            transport=transport,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/omnimessage; answers `{"messages":[...],"to","omnimessage_id"}`."""
+        return self._call("POST", "/v1/omnimessage", json_body=body, expect=201)
+
+    def status(self, omnimessage_id: str) -> dict[str, Any]:
+        """GET /v1/omnimessage/{id}/status; answers `{"omnimessage_id","to","statuses":[...]}`."""
+        return self._call("GET", f"/v1/omnimessage/{_path_id(omnimessage_id)}/status", expect=200)
+
+    def cancel(self, omnimessage_id: str) -> dict[str, Any]:
+        """DELETE /v1/omnimessage/{id}; answers `{}` (202), also when already cancelled."""
+        return self._call("DELETE", f"/v1/omnimessage/{_path_id(omnimessage_id)}", expect=202)
+
+    def inbox(self, to: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """GET /v1/sandbox/messages; answers `{"messages":[...]}`, newest first."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if to is not None:
+            params["to"] = to
+        return self._call("GET", "/v1/sandbox/messages", params=params, expect=200)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: int,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            resp = self._http.request(method, path, json=json_body, params=params)
+        except httpx.TransportError as exc:
+            raise ConnectionProblem(self.url, _reason(exc)) from None
+        try:
+            data: Any = resp.json() if resp.content else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        if resp.status_code != expect or not isinstance(data, dict):
+            raise ApiError(resp.status_code, _error_items(data), resp.text)
+        return data
+
+
+def _path_id(omnimessage_id: str) -> str:
+    """An id goes into the path as is when it is a UUID; anything else is quoted so it cannot
+    escape its path segment (the server answers 404 for it)."""
+    try:
+        return str(uuid.UUID(omnimessage_id))
+    except ValueError:
+        return quote(omnimessage_id, safe="") or "-"
