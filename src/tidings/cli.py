@@ -226,5 +226,10 @@ def accounts_set(
     _with_store(database, go)
 
 
+from tidings.cli_client import register_client_commands  # noqa: E402
+
+register_client_commands(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -291,7 +291,7 @@ async def start_attempts(tx: Tx, claims: Sequence[Claim], now_us: int) -> FireRe
                 plan.timer_release[o.id] = (TimerKind.ATTEMPT, now_us + c.validity_s * 1_000_000)
                 continue
             plan.set_omni(o, OmniState.PROCESSING, o.position)
-            plan.set_chan(c, ChannelState.SENDING, None, None, None, None, sent_us=now_us)
+            plan.set_chan(c, ChannelState.SENDING, None, None, None, None)  # sent_us: at hand-over
             plan.timer_attempt.append(o.id)
             result.sends.append(_job(claim.timer_id, claim.lease_token, claim.due_us, o, c))
         else:  # the attempt's validity ran out with no final report
