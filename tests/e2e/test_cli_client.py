@@ -1,4 +1,6 @@
-"""`tidings send | status | cancel | inbox` as a subprocess against the real server."""
+"""`tidings send | status | cancel | inbox` as a subprocess against the real server.
+
+Tests that send messages get a fresh `server`; those that only look at refusals share one."""
 
 from __future__ import annotations
 
@@ -153,7 +155,8 @@ def test_relative_at_schedules_a_few_seconds_ahead(server: Server) -> None:
     assert "DELIVRD" in ok(server, "status", omni_id)
 
 
-def test_status_of_unknown_id_is_not_found(server: Server) -> None:
+def test_status_of_unknown_id_is_not_found(shared_server: Server) -> None:
+    server = shared_server
     for omni_id in ["0b6e4c1e-7d1c-4c39-9f0c-5d0b7e3c8a11", "no-such-id"]:
         done = cli(server, "status", omni_id)
         assert done.returncode == 1
@@ -164,7 +167,8 @@ def test_status_of_unknown_id_is_not_found(server: Server) -> None:
     assert json.loads(done.stdout)["errors"][0]["code"] == "101"
 
 
-def test_bad_input_names_the_field(server: Server) -> None:
+def test_bad_input_names_the_field(shared_server: Server) -> None:
+    server = shared_server
     done = cli(server, "send", "--to", "abc", "--text", "x")
     assert done.returncode == 1
     assert done.stderr.startswith("error 105 (Invalid data) at to: ")
@@ -173,7 +177,8 @@ def test_bad_input_names_the_field(server: Server) -> None:
     assert "at messages[0].text: " in done.stderr
 
 
-def test_usage_errors_exit_2(server: Server) -> None:
+def test_usage_errors_exit_2(shared_server: Server) -> None:
+    server = shared_server
     done = cli(server, "send", "--to", TO, "--channel", "sms", "--channel", "viber", "--text", "x")
     assert done.returncode == 2
     assert "each --channel needs one --text" in done.stderr
@@ -183,7 +188,8 @@ def test_usage_errors_exit_2(server: Server) -> None:
     assert cli(server, "send", "--to", TO, "--text", "x", "--at", "+5y").returncode == 2
 
 
-def test_wrong_password(server: Server) -> None:
+def test_wrong_password(shared_server: Server) -> None:
+    server = shared_server
     done = cli(server, "inbox", TIDINGS_PASSWORD="wrong")
     assert done.returncode == 1
     assert done.stderr.strip() == (
@@ -191,7 +197,8 @@ def test_wrong_password(server: Server) -> None:
     )
 
 
-def test_unreachable_server_exits_3(server: Server) -> None:
+def test_unreachable_server_exits_3(shared_server: Server) -> None:
+    server = shared_server
     url = f"http://127.0.0.1:{free_port()}"
     done = cli(server, "send", "--to", TO, "--text", "x", TIDINGS_URL=url)
     assert done.returncode == 3

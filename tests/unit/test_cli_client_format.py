@@ -138,6 +138,10 @@ def test_sender_ttl_validity_global_and_per_channel() -> None:
         ({"channels": ["sms"], "texts": ["a"], "ttls": ["sms=5", "sms=6"]}, "twice for sms"),
         ({"channels": ["sms"], "texts": ["a"], "ttls": ["5"], "validities": ["5"]}, "not both"),
         ({"channels": ["sms"], "texts": ["a"], "ttls": ["soon"]}, "not a whole number"),
+        (
+            {"channels": ["sms"], "texts": ["a"], "ttls": ["sms=5"], "validities": ["sms=5"]},
+            "not both",
+        ),
     ],
 )
 def test_usage_mistakes_are_value_errors(kwargs: dict[str, Any], message: str) -> None:
