@@ -47,7 +47,7 @@ class DispatchSettings:
     # How long before its due time an attempt is started in the database. A cancel arriving in
     # this window finds the message already being sent (404); the hand-over itself waits for the
     # due time, so nothing leaves early.
-    fire_lead_s: float = 0.005
+    fire_lead_s: float = 0.0  # 5 ms measured no better under load; 0 keeps cancel open until due
 
 
 def _waves(jobs: Sequence[SendJob], width_us: int = 500) -> list[list[SendJob]]:
