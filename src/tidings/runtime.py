@@ -49,7 +49,7 @@ class ServeSettings:
 
 
 class SettingsError(ValueError):
-    pass
+    """A tuning variable in the environment that cannot be used."""
 
 
 def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -40,7 +41,7 @@ def _reply(r: WebhookReply) -> Response:
     return Response(r.body, r.status, media_type=r.content_type)
 
 
-def _connector(request: Request) -> HttpConnector | None:
+def _connector(request: Request) -> HttpConnector[Any] | None:
     ctx: ApiContext = request.app.state.ctx
     conn = ctx.engine.router.named(request.path_params["connector"])
     if isinstance(conn, HttpConnector) and conn.webhooks:

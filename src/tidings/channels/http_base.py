@@ -20,7 +20,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 import orjson
@@ -130,7 +130,15 @@ def status_error(status: str, err: int) -> str | None:
     return ERR_TEXT.get(err)
 
 
-class HttpConnector(ABC):
+class _WithHttp(Protocol):
+    @property
+    def http(self) -> HttpSettings: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=_WithHttp)
+
+
+class HttpConnector(ABC, Generic[SettingsT]):
     """Base of the HTTP provider connectors (implements the `Connector` port)."""
 
     type_name: str = "http"
@@ -138,12 +146,13 @@ class HttpConnector(ABC):
     def __init__(
         self,
         name: str,
-        http: HttpSettings,
+        settings: SettingsT,
         now_us: Callable[[], int],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
-        self.http = http
+        self.settings = settings
+        self.http = http = settings.http
         self._now_us = now_us
         self._transport = transport
         self._client: httpx.AsyncClient | None = None

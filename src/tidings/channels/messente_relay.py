@@ -17,7 +17,6 @@ import base64
 import hashlib
 import hmac
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,19 +49,9 @@ class MessenteSettings:
     http: HttpSettings = field(default_factory=lambda: HttpSettings(MESSENTE_URL))
 
 
-class MessenteRelayConnector(HttpConnector):
+class MessenteRelayConnector(HttpConnector[MessenteSettings]):
     type_name = "messente"
     webhooks = True
-
-    def __init__(
-        self,
-        name: str,
-        settings: MessenteSettings,
-        now_us: Callable[[], int],
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(name, settings.http, now_us, transport)
-        self.settings = settings
 
     async def send_one(self, job: SendJob) -> SendOutcome:
         s = self.settings

@@ -139,7 +139,7 @@ def rbm_message(content: dict[str, Any], validity_s: int) -> dict[str, Any]:
     return {"contentMessage": to_camel(msg), "ttl": f"{max(1, validity_s)}s"}
 
 
-class RcsConnector(HttpConnector):
+class RcsConnector(HttpConnector[RcsSettings]):
     type_name = "rcs"
     webhooks = True
 
@@ -150,8 +150,7 @@ class RcsConnector(HttpConnector):
         now_us: Callable[[], int],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(name, settings.http, now_us, transport)
-        self.settings = settings
+        super().__init__(name, settings, now_us, transport)
         self._token: tuple[str, float] | None = None  # (access token, expires at, monotonic)
         self._token_lock = asyncio.Lock()
 

@@ -73,7 +73,7 @@ def telegram_request(chat_id: int, content: dict[str, Any]) -> tuple[str, dict[s
     return "sendMessage", {"chat_id": chat_id, "text": text}
 
 
-class TelegramConnector(HttpConnector):
+class TelegramConnector(HttpConnector[TelegramSettings]):
     type_name = "telegram"
     webhooks = True
 
@@ -85,8 +85,7 @@ class TelegramConnector(HttpConnector):
         now_us: Callable[[], int],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(name, settings.http, now_us, transport)
-        self.settings = settings
+        super().__init__(name, settings, now_us, transport)
         self.store = store
 
     def link_url(self, token: str) -> str | None:

@@ -46,7 +46,7 @@ a wrong one 403 (constant-time comparison). Delivery reports are `{"results": [{
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,19 +162,9 @@ def rejected_err(status_name: str) -> int:
     return REJECTED_ERR.get(status_name.upper(), 1)
 
 
-class ViberConnector(HttpConnector):
+class ViberConnector(HttpConnector[ViberSettings]):
     type_name = "viber"
     webhooks = True
-
-    def __init__(
-        self,
-        name: str,
-        settings: ViberSettings,
-        now_us: Callable[[], int],
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(name, settings.http, now_us, transport)
-        self.settings = settings
 
     def _headers(self) -> dict[str, str]:
         return {

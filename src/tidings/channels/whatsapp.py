@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,19 +107,9 @@ STATUS_MAP: dict[str, tuple[str, int]] = {
 }
 
 
-class WhatsAppConnector(HttpConnector):
+class WhatsAppConnector(HttpConnector[WhatsAppSettings]):
     type_name = "whatsapp"
     webhooks = True
-
-    def __init__(
-        self,
-        name: str,
-        settings: WhatsAppSettings,
-        now_us: Callable[[], int],
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(name, settings.http, now_us, transport)
-        self.settings = settings
 
     def _headers(self) -> dict[str, str]:
         return {**super()._headers(), "Authorization": f"Bearer {self.settings.access_token}"}

@@ -9,7 +9,7 @@ DEFAULT_DATABASE_URL = "sqlite:///tidings.db"
 
 
 class DatabaseUrlError(ValueError):
-    pass
+    """A --database URL this program cannot open."""
 
 
 @dataclass(frozen=True, slots=True)
