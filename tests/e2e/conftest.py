@@ -9,10 +9,8 @@ import pytest
 from tests.e2e.server import Server, run_cli
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh server on a fresh SQLite file, with accounts `alice` and `bob`."""
-    database = f"sqlite:///{tmp_path / 'tidings.db'}"
+def _running_server(workdir: Path, database: str, *, bob: bool = True) -> Iterator[Server]:
+    """Accounts `alice` (sender AliceCo) and, unless told otherwise, `bob`; then the server."""
     run_cli(
         "accounts",
         "add",
@@ -23,12 +21,19 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "AliceCo",
         database=database,
     )
-    run_cli("accounts", "add", "bob", "--password", "bob-secret-pw", database=database)
-    srv = Server(tmp_path, database)
+    if bob:
+        run_cli("accounts", "add", "bob", "--password", "bob-secret-pw", database=database)
+    srv = Server(workdir, database)
     srv.start()
     yield srv
     if srv.proc is not None:
         srv.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh server on a fresh SQLite file, with accounts `alice` and `bob`."""
+    yield from _running_server(tmp_path, f"sqlite:///{tmp_path / 'tidings.db'}")
 
 
 @pytest.fixture(scope="session")
@@ -36,23 +41,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for a whole session (same accounts as `server`), for tests that only add
     messages: each such test uses its own recipient numbers, so it sees only its own messages."""
     workdir = tmp_path_factory.mktemp("shared-server")
-    database = f"sqlite:///{workdir / 'tidings.db'}"
-    run_cli(
-        "accounts",
-        "add",
-        "alice",
-        "--password",
-        "alice-secret-pw",
-        "--sender",
-        "AliceCo",
-        database=database,
-    )
-    run_cli("accounts", "add", "bob", "--password", "bob-secret-pw", database=database)
-    srv = Server(workdir, database)
-    srv.start()
-    yield srv
-    if srv.proc is not None:
-        srv.stop(signal.SIGKILL)
+    yield from _running_server(workdir, f"sqlite:///{workdir / 'tidings.db'}")
 
 
 MESSENTE_252 = "2.5.2"
@@ -119,18 +108,4 @@ def backend_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
         database = f"sqlite:///{tmp_path / 'tidings.db'}"
     else:
         database = request.getfixturevalue("pg_database")
-    run_cli(
-        "accounts",
-        "add",
-        "alice",
-        "--password",
-        "alice-secret-pw",
-        "--sender",
-        "AliceCo",
-        database=database,
-    )
-    srv = Server(tmp_path, database)
-    srv.start()
-    yield srv
-    if srv.proc is not None:
-        srv.stop(signal.SIGKILL)
+    yield from _running_server(tmp_path, database, bob=False)
