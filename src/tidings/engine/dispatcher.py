@@ -18,8 +18,8 @@ import logging
 import secrets
 import socket
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from tidings.channels.port import Connector
@@ -91,6 +91,9 @@ class Dispatcher:
         self._finisher: BatchWorker[SendOutcome] = BatchWorker(
             "finish", self._finish, self.settings.fire_batch
         )
+        # Channel messages handed to a connector whose answer is not yet committed.
+        self._unanswered: Counter[str] = Counter()
+        self._answered = asyncio.Event()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -99,6 +102,22 @@ class Dispatcher:
         the time the claim loop sleeps until."""
         if due_us is None or self._sleeping_until_us is None or due_us < self._sleeping_until_us:
             self._claim_wake.set()
+
+    async def answers_recorded(self, message_ids: Iterable[str], wait_s: float = 30.0) -> None:
+        """Wait until the connector answers for these channel messages are committed.
+
+        Delivery reports wait on this so that an answer's status (an ACK) is recorded, and
+        reported, before a receipt that overtook the background finisher."""
+        deadline = time.monotonic() + wait_s
+        ids = set(message_ids)
+        while any(i in self._unanswered for i in ids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("action=report_wait_timeout count=%d", len(ids))
+                return
+            self._answered.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), left)
 
     async def start(self) -> None:
         await self.clock.calibrate()
@@ -261,9 +280,14 @@ class Dispatcher:
                     self.metrics.lateness.observe((handed - j.due_us) / 1_000_000)
             return [replace(o, handed_us=handed) for o in outcomes]
 
+        self._unanswered.update(j.message_id for j in jobs)
         results: list[list[SendOutcome]] = []
-        for wave in _waves(jobs):  # messages due at different instants leave at their instants
-            results += await asyncio.gather(*(one(k) for k in _by_connector(wave)))
+        try:
+            for wave in _waves(jobs):  # messages due at different instants leave at their instants
+                results += await asyncio.gather(*(one(k) for k in _by_connector(wave)))
+        except BaseException:
+            self._answers_done(j.message_id for j in jobs)  # recovery takes these over
+            raise
         # Recording the answers is bookkeeping: it runs behind, batched across fire batches, so
         # the next due messages are not kept waiting. A crash before it is recorded leaves the
         # attempt leased; recovery then asks the connector (see _reconcile).
@@ -271,11 +295,19 @@ class Dispatcher:
 
     async def _finish(self, outcomes: list[SendOutcome]) -> None:
         changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
+        self._answers_done(o.job.message_id for o in outcomes)
         if lost:
             self.metrics.lost_lease.inc(lost)
         await self._emit(changes)
         if any(o.outcome in (Outcome.RETRY, Outcome.REJECTED) for o in outcomes):
             self.wake()
+
+    def _answers_done(self, message_ids: Iterable[str]) -> None:
+        for i in message_ids:
+            self._unanswered[i] -= 1
+            if self._unanswered[i] <= 0:
+                del self._unanswered[i]
+        self._answered.set()
 
     async def _emit(self, changes: list[StatusChange]) -> None:
         if changes and self.on_changes is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from tidings.core.dispatch import Report, StatusChange
 from tidings.engine.batching import BatchWorker
@@ -11,6 +11,7 @@ from tidings.engine.metrics import EngineMetrics
 from tidings.store.base import Store
 
 ChangeSink = Callable[[list[StatusChange]], Awaitable[None]]
+AnswerWait = Callable[[Iterable[str]], Awaitable[None]]
 
 
 class ReportRecorder:
@@ -21,6 +22,9 @@ class ReportRecorder:
         self._clock = clock
         self._metrics = metrics
         self.on_changes: ChangeSink | None = None
+        # Set by the engine: waits until the connector answers for these messages are recorded,
+        # so a receipt that overtakes the answer cannot hide the answer's own status.
+        self.wait_for_answers: AnswerWait | None = None
         self._worker: BatchWorker[Report] = BatchWorker("reports", self._record, max_batch)
 
     def submit(self, report: Report) -> None:
@@ -30,6 +34,8 @@ class ReportRecorder:
         self._worker.start()
 
     async def _record(self, batch: list[Report]) -> None:
+        if self.wait_for_answers is not None:
+            await self.wait_for_answers(r.message_id for r in batch)
         changes = await self._store.apply_reports(batch, self._clock.now_us())
         for ch in changes:
             self._metrics.reports.labels(ch.status).inc()

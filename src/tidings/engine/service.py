@@ -60,6 +60,7 @@ class Engine:
             on_changes=self._on_changes,
         )
         self.reports.on_changes = self._on_changes
+        self.reports.wait_for_answers = self.dispatcher.answers_recorded
         self.accepter = Accepter(store, self.dispatcher.wake)
         self.outbox = outbox(store, self.clock) if outbox is not None else None
         self._started = False
