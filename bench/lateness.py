@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import httpx
 import orjson
 
 from bench import bodies
@@ -23,7 +22,6 @@ from bench.harness import (
     Env,
     Run,
     check,
-    connections,
     environment,
     iso_us,
     log,
@@ -35,6 +33,7 @@ from bench.harness import (
     warm_auth,
     workspace,
 )
+from bench.rawhttp import RawConnection, RawHttpError, raw_connections
 
 NAME = "lateness"
 RATE = 500  # messages per second
@@ -56,7 +55,7 @@ async def _send_paced(env: Env, rate: int, n: int) -> dict[str, Any]:
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue(MAX_QUEUED)
     cpu = CpuMeter(env.server.pid)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: RawConnection) -> None:
         nonlocal behind_s
         while (item := await queue.get()) is not None:
             i, target = item
@@ -66,17 +65,17 @@ async def _send_paced(env: Env, rate: int, n: int) -> dict[str, Any]:
             starts.append(start)
             behind_s = max(behind_s, start - target)
             try:
-                r = await client.post("/v1/omnimessage", content=body)
-            except httpx.HTTPError as exc:
+                status, content = await client.request("POST", "/v1/omnimessage", body)
+            except RawHttpError as exc:
                 errors[type(exc).__name__] += 1
                 continue
             latencies_ms.append((time.monotonic() - start) * 1000)
-            if r.status_code == 201:
-                requested[orjson.loads(r.content)["omnimessage_id"]] = tts_us
+            if status == 201:
+                requested[orjson.loads(content)["omnimessage_id"]] = tts_us
             else:
-                errors[f"http_{r.status_code}"] += 1
+                errors[f"http_{status}"] += 1
 
-    async with connections(env, MAX_CONNECTIONS) as clients:
+    async with raw_connections(env.server.url, env.headers(), MAX_CONNECTIONS) as clients:
         workers = [asyncio.create_task(worker(c)) for c in clients]
         t0 = time.monotonic() + 0.05
         for i in range(n):
@@ -204,7 +203,8 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
             "messages": n,
             "time_to_send_ahead_s": [AHEAD_US[0] / 1e6, AHEAD_US[1] / 1e6],
             "body": "sms only, 120-character text",
-            "client": f"asyncio httpx, {MAX_CONNECTIONS} keep-alive connections (one client each),"
+            "client": f"asyncio raw HTTP/1.1 (bench/rawhttp.py), {MAX_CONNECTIONS} keep-alive"
+            " connections,"
             " paced by the monotonic clock",
         },
         results={

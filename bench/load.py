@@ -19,6 +19,7 @@ import httpx
 import orjson
 
 from bench.harness import Env, connections, r3, summarize
+from bench.rawhttp import RawConnection, RawHttpError, raw_connections
 
 WRK = "/usr/bin/wrk"
 
@@ -104,27 +105,27 @@ async def each_path(
     body: bytes | None = None,
 ) -> RequestsOutcome:
     """One request per path (all with `body`), `concurrency` closed loops, each on its own
-    connected one-connection client."""
+    keep-alive connection (bench/rawhttp.py: the generator must not be the bottleneck)."""
     out = RequestsOutcome()
     queue = list(reversed(paths))
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(conn: RawConnection) -> None:
         while queue:
             path = queue.pop()
             t = time.perf_counter()
             try:
-                r = await client.request(method, path, content=body)
-            except httpx.HTTPError as exc:
+                status, content = await conn.request(method, path, body or b"")
+            except RawHttpError as exc:
                 out.statuses[type(exc).__name__] += 1
                 continue
             out.latencies_ms.append((time.perf_counter() - t) * 1000)
-            out.statuses[str(r.status_code)] += 1
+            out.statuses[str(status)] += 1
             if keep_bodies:
-                out.bodies[path] = r.content
+                out.bodies[path] = content
 
-    async with connections(env, concurrency) as clients:
+    async with raw_connections(env.server.url, env.headers(), concurrency) as conns:
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in clients))
+        await asyncio.gather(*(worker(c) for c in conns))
         out.elapsed_s = time.perf_counter() - t0
     return out
 

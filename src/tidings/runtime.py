@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
 import signal
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -75,6 +77,7 @@ def settings_from_env(
         upkeep_s=min(5.0, lease / 3),
         safety_poll_s=_env_float("TIDINGS_SAFETY_POLL_SECONDS", 2.0, minimum=0.05),
         lookahead_s=_env_float("TIDINGS_LOOKAHEAD_SECONDS", 0.3),
+        fire_lead_s=_env_float("TIDINGS_FIRE_LEAD_SECONDS", DispatchSettings().fire_lead_s),
     )
     allow = [a.strip() for a in os.environ.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if a.strip()]
     try:
@@ -192,6 +195,18 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def tune_interpreter() -> None:
+    """Move everything built while starting (imported modules, migrations, metadata) out of the
+    garbage collector's view, and let threads take the GIL sooner. Otherwise each full collection walks them all: measured ~110 ms
+    pauses of the event loop every few seconds under load, straight into firing lateness."""
+    gc.collect()
+    gc.freeze()
+    # The SQLite threads need the GIL between statements; a busy event loop keeps it for up to
+    # the switch interval (5 ms by default) each time. 1 ms measured lower lateness p99 and
+    # accept latency under the 500/s benchmark (p99 9.8 -> 7.7 ms).
+    sys.setswitchinterval(0.001)
+
+
 async def serve(settings: ServeSettings) -> None:
     store = await open_store(settings.database)
     try:
@@ -214,6 +229,7 @@ async def serve(settings: ServeSettings) -> None:
             settings.port,
             settings.database.kind,
         )
+        tune_interpreter()
         await _Server(config).serve()
     finally:
         await store.close()
@@ -234,6 +250,7 @@ async def work(settings: ServeSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.start()
+        tune_interpreter()
         log.info("action=worker_start owner=%s", engine.dispatcher.owner)
         await stop.wait()
     finally:

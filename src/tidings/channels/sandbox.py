@@ -21,6 +21,7 @@ from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
 from tidings.core.model import ERR_TEXT
 from tidings.core.render import render_text
 from tidings.store.base import Store
+from tidings.store.group_commit import GroupCommit
 from tidings.store.records import SandboxMessage
 
 log = logging.getLogger("tidings.sandbox")
@@ -48,6 +49,10 @@ class SandboxConnector:
         self._pending: set[asyncio.Task[None]] = set()
         self._refused_once: set[str] = set()
         self._catch_up_task: asyncio.Task[None] | None = None
+        # Groups handed over at the same time share one inbox transaction.
+        self._inbox: GroupCommit[Sequence[SandboxMessage], None] = GroupCommit(
+            "sandbox_inbox", self._insert, size=len
+        )
 
     async def start(self, reports: ReportSink) -> None:
         self._reports = reports
@@ -105,8 +110,12 @@ class SandboxConnector:
                 if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
                     self._report(j.message_id, "SEEN", 10, t.delivery_delay_s + t.seen_delay_s)
         if inbox:
-            await self._store.insert_sandbox_messages(inbox)
+            await self._inbox.add(inbox)
         return outcomes
+
+    async def _insert(self, requests: Sequence[Sequence[SandboxMessage]]) -> list[None]:
+        await self._store.insert_sandbox_messages([m for r in requests for m in r])
+        return [None] * len(requests)
 
     def _inbox_row(self, j: SendJob, at_us: int) -> SandboxMessage:
         content = orjson.loads(j.content or "{}")
@@ -123,7 +132,7 @@ class SandboxConnector:
         )
 
     async def _deliver_late(self, j: SendJob) -> None:
-        await self._store.insert_sandbox_messages([self._inbox_row(j, self._now_us())])
+        await self._inbox.add([self._inbox_row(j, self._now_us())])
         self._emit(j.message_id, "DELIVRD", 0)
 
     def _emit(self, message_id: str, status: str, err: int) -> None:

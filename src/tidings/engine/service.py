@@ -19,6 +19,7 @@ from tidings.engine.metrics import EngineMetrics
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
 from tidings.store.base import Store
+from tidings.store.group_commit import GroupCommit
 from tidings.store.records import (
     Account,
     CancelResult,
@@ -62,6 +63,10 @@ class Engine:
         self.reports.on_changes = self._on_changes
         self.reports.wait_for_answers = self.dispatcher.answers_recorded
         self.accepter = Accepter(store, self.dispatcher.wake)
+        # Concurrent cancels share one transaction (each still answered after its commit).
+        self._cancels: GroupCommit[tuple[int, str], tuple[CancelResult, list[StatusChange]]] = (
+            GroupCommit("cancel", store.cancel_omnimessages, 500)
+        )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
         self._started = False
 
@@ -132,7 +137,7 @@ class Engine:
         self.metrics.accepted.inc(len(items))
 
     async def cancel(self, account: Account, omni_id: str) -> CancelResult:
-        result, changes = await self.store.cancel_omnimessage(account.id, omni_id)
+        result, changes = await self._cancels.add((account.id, omni_id))
         if result == CancelResult.CANCELLED:
             self.metrics.cancelled.inc()
             await self._on_changes(changes)

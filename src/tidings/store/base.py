@@ -7,8 +7,9 @@ clock; the transaction scripts themselves are shared.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 from tidings.store import accounts_sql, engine_sql, messages_sql, outbox_sql, provider_sql
 from tidings.store.outbox_sql import WebhookAttemptView, WebhookJob, WebhookResult
@@ -27,6 +28,8 @@ from tidings.store.records import (
 )
 from tidings.store.tx import Tx
 
+T = TypeVar("T")
+
 
 class Store(ABC):
     kind: str
@@ -38,6 +41,19 @@ class Store(ABC):
     @abstractmethod
     def read(self) -> AbstractAsyncContextManager[Tx]:
         """A read-only view (may see a slightly older snapshot than the writer)."""
+
+    async def transact(
+        self, script: Callable[[Tx], Coroutine[Any, Any, T]], *, urgent: bool = False
+    ) -> T:
+        """Run a transaction script (an `async def` taking a Tx and awaiting only its methods)
+        in one write transaction. Adapters may run it in one step (SQLite: on its thread)."""
+        async with self.write(urgent=urgent) as tx:
+            return await script(tx)
+
+    async def query(self, script: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+        """Run a read-only script, as `transact` does for writes."""
+        async with self.read() as tx:
+            return await script(tx)
 
     @abstractmethod
     async def claim_due(
@@ -64,22 +80,20 @@ class Store(ABC):
         self, username: str, password_hash: str, default_sender: str, signing_secret: str
     ) -> Account:
         now = await self.now_us()
-        async with self.write() as tx:
-            return await accounts_sql.create_account(
+        return await self.transact(
+            lambda tx: accounts_sql.create_account(
                 tx, username, password_hash, default_sender, signing_secret, now
             )
+        )
 
     async def get_account(self, username: str) -> Account | None:
-        async with self.read() as tx:
-            return await accounts_sql.get_account(tx, username)
+        return await self.query(lambda tx: accounts_sql.get_account(tx, username))
 
     async def list_accounts(self) -> list[Account]:
-        async with self.read() as tx:
-            return await accounts_sql.list_accounts(tx)
+        return await self.query(lambda tx: accounts_sql.list_accounts(tx))
 
     async def remove_account(self, username: str) -> bool:
-        async with self.write() as tx:
-            return await accounts_sql.remove_account(tx, username)
+        return await self.transact(lambda tx: accounts_sql.remove_account(tx, username))
 
     async def update_account(
         self,
@@ -90,8 +104,8 @@ class Store(ABC):
         dlr_url: str | None = None,
         clear_dlr_url: bool = False,
     ) -> Account | None:
-        async with self.write() as tx:
-            return await accounts_sql.update_account(
+        return await self.transact(
+            lambda tx: accounts_sql.update_account(
                 tx,
                 username,
                 password_hash=password_hash,
@@ -99,108 +113,107 @@ class Store(ABC):
                 dlr_url=dlr_url,
                 clear_dlr_url=clear_dlr_url,
             )
+        )
 
     # messages
     async def insert_omnimessages(self, items: Sequence[NewOmnimessage]) -> None:
-        async with self.write() as tx:
-            await messages_sql.insert_omnimessages(tx, items)
+        await self.transact(lambda tx: messages_sql.insert_omnimessages(tx, items))
 
     async def get_omnimessage(self, account_id: int, omni_id: str) -> OmniView | None:
-        async with self.read() as tx:
-            return await messages_sql.get_omnimessage(tx, account_id, omni_id)
+        return await self.query(lambda tx: messages_sql.get_omnimessage(tx, account_id, omni_id))
 
     async def cancel_omnimessage(
         self, account_id: int, omni_id: str
     ) -> tuple[CancelResult, list[StatusChange]]:
+        (result,) = await self.cancel_omnimessages([(account_id, omni_id)])
+        return result
+
+    async def cancel_omnimessages(
+        self, requests: Sequence[tuple[int, str]]
+    ) -> list[tuple[CancelResult, list[StatusChange]]]:
+        """Several cancels, (account id, omnimessage id) each, in one transaction."""
         now = await self.now_us()
-        async with self.write() as tx:
-            return await messages_sql.cancel_omnimessage(tx, account_id, omni_id, now)
+        return await self.transact(lambda tx: messages_sql.cancel_omnimessages(tx, requests, now))
 
     # sandbox inbox
     async def insert_sandbox_messages(self, items: Sequence[SandboxMessage]) -> None:
-        async with self.write() as tx:
-            await messages_sql.insert_sandbox_messages(tx, items)
+        await self.transact(lambda tx: messages_sql.insert_sandbox_messages(tx, items))
 
     async def list_sandbox_messages(
         self, account_id: int, to: str | None, limit: int = 100, before_us: int | None = None
     ) -> list[SandboxMessage]:
-        async with self.read() as tx:
-            return await messages_sql.list_sandbox_messages(tx, account_id, to, limit, before_us)
+        return await self.query(
+            lambda tx: messages_sql.list_sandbox_messages(tx, account_id, to, limit, before_us)
+        )
 
     async def sandbox_has(self, message_ids: Sequence[str]) -> set[str]:
-        async with self.read() as tx:
-            return await messages_sql.sandbox_has(tx, message_ids)
+        return await self.query(lambda tx: messages_sql.sandbox_has(tx, message_ids))
 
     async def sandbox_unreported(self, delivered_before_us: int, limit: int = 5000) -> list[str]:
-        async with self.read() as tx:
-            return await messages_sql.sandbox_unreported(tx, delivered_before_us, limit)
+        return await self.query(
+            lambda tx: messages_sql.sandbox_unreported(tx, delivered_before_us, limit)
+        )
 
     # engine
     async def start_attempts(self, claims: Sequence[Claim], now_us: int) -> FireResult:
-        async with self.write(urgent=True) as tx:
-            return await engine_sql.start_attempts(tx, claims, now_us)
+        return await self.transact(
+            lambda tx: engine_sql.start_attempts(tx, claims, now_us), urgent=True
+        )
 
     async def finish_attempts(
         self, outcomes: Sequence[SendOutcome], now_us: int
     ) -> tuple[list[StatusChange], int]:
-        async with self.write() as tx:
-            return await engine_sql.finish_attempts(tx, outcomes, now_us)
+        return await self.transact(lambda tx: engine_sql.finish_attempts(tx, outcomes, now_us))
 
     async def apply_reports(self, reports: Sequence[Report], now_us: int) -> list[StatusChange]:
-        async with self.write() as tx:
-            return await engine_sql.apply_reports(tx, reports, now_us)
+        return await self.transact(lambda tx: engine_sql.apply_reports(tx, reports, now_us))
 
     async def recover_expired(
         self, owner: str, lease_token: int, now_us: int, lease_until_us: int
     ) -> RecoveryResult:
-        async with self.write() as tx:
-            return await engine_sql.recover_expired(tx, owner, lease_token, now_us, lease_until_us)
+        return await self.transact(
+            lambda tx: engine_sql.recover_expired(tx, owner, lease_token, now_us, lease_until_us)
+        )
 
     async def release_owned(self, owner: str) -> int:
-        async with self.write() as tx:
-            return await engine_sql.release_owned(tx, owner)
+        return await self.transact(lambda tx: engine_sql.release_owned(tx, owner))
 
     async def extend_leases(self, owner: str, lease_until_us: int) -> int:
-        async with self.write() as tx:
-            return await engine_sql.extend_leases(tx, owner, lease_until_us)
+        return await self.transact(lambda tx: engine_sql.extend_leases(tx, owner, lease_until_us))
 
     async def next_due_us(self) -> int | None:
-        async with self.read() as tx:
-            return await engine_sql.next_due_us(tx)
+        return await self.query(lambda tx: engine_sql.next_due_us(tx))
 
     async def pending_count(self) -> int:
-        async with self.read() as tx:
-            return await engine_sql.pending_count(tx)
+        return await self.query(lambda tx: engine_sql.pending_count(tx))
 
     # webhook outbox
     async def claim_webhooks(
         self, owner: str, now_us: int, lease_until_us: int, limit: int
     ) -> list[WebhookJob]:
-        async with self.write() as tx:
-            return await outbox_sql.claim_webhooks(tx, owner, now_us, lease_until_us, limit)
+        return await self.transact(
+            lambda tx: outbox_sql.claim_webhooks(tx, owner, now_us, lease_until_us, limit)
+        )
 
     async def finish_webhooks(self, owner: str, results: Sequence[WebhookResult]) -> None:
-        async with self.write() as tx:
-            await outbox_sql.finish_webhooks(tx, owner, results)
+        await self.transact(lambda tx: outbox_sql.finish_webhooks(tx, owner, results))
 
     async def recover_webhooks(self, now_us: int) -> int:
-        async with self.write() as tx:
-            return await outbox_sql.recover_webhooks(tx, now_us)
+        return await self.transact(lambda tx: outbox_sql.recover_webhooks(tx, now_us))
 
     async def next_webhook_us(self) -> int | None:
-        async with self.read() as tx:
-            return await outbox_sql.next_webhook_us(tx)
+        return await self.query(lambda tx: outbox_sql.next_webhook_us(tx))
 
     async def webhook_attempts(self, omnimessage_id: str) -> list[WebhookAttemptView]:
-        async with self.read() as tx:
-            return await outbox_sql.webhook_attempts(tx, omnimessage_id)
+        return await self.query(lambda tx: outbox_sql.webhook_attempts(tx, omnimessage_id))
 
     # provider connectors (callback de-duplication, Telegram chat registry)
     async def record_provider_events(
         self, connector: str, events: Sequence[provider_sql.ProviderEventKey], now_us: int
     ) -> list[provider_sql.ProviderEventResult]:
-        async with self.write() as tx:
-            return await provider_sql.record_provider_events(tx, connector, events, now_us)
+        return await self.transact(
+            lambda tx: provider_sql.record_provider_events(tx, connector, events, now_us)
+        )
 
     async def create_telegram_link(
         self,
@@ -211,30 +224,35 @@ class Store(ABC):
         now_us: int,
         expires_us: int,
     ) -> None:
-        async with self.write() as tx:
-            await provider_sql.create_telegram_link(
+        await self.transact(
+            lambda tx: provider_sql.create_telegram_link(
                 tx, connector, token, phone, account_id, now_us, expires_us
             )
+        )
 
     async def redeem_telegram_link(
         self, connector: str, token: str, chat_id: int, now_us: int
     ) -> str | None:
-        async with self.write() as tx:
-            return await provider_sql.redeem_telegram_link(tx, connector, token, chat_id, now_us)
+        return await self.transact(
+            lambda tx: provider_sql.redeem_telegram_link(tx, connector, token, chat_id, now_us)
+        )
 
     async def bind_telegram_chat(
         self, connector: str, phone: str, chat_id: int, source: str, now_us: int
     ) -> None:
-        async with self.write() as tx:
-            await provider_sql.bind_telegram_chat(tx, connector, phone, chat_id, source, now_us)
+        await self.transact(
+            lambda tx: provider_sql.bind_telegram_chat(
+                tx, connector, phone, chat_id, source, now_us
+            )
+        )
 
     async def telegram_chat_ids(self, connector: str, phones: Sequence[str]) -> dict[str, int]:
-        async with self.read() as tx:
-            return await provider_sql.telegram_chat_ids(tx, connector, phones)
+        return await self.query(lambda tx: provider_sql.telegram_chat_ids(tx, connector, phones))
 
     async def forget_telegram_chat(self, connector: str, chat_id: int) -> int:
-        async with self.write() as tx:
-            return await provider_sql.forget_telegram_chat(tx, connector, chat_id)
+        return await self.transact(
+            lambda tx: provider_sql.forget_telegram_chat(tx, connector, chat_id)
+        )
 
     # web console (reads for its pages; see console_sql). Imported here, in the class, so these
     # additions stay in one block; console_sql does not import this module.
@@ -242,8 +260,9 @@ class Store(ABC):
 
     async def console_secret(self, name: str, candidate: str) -> str:
         now = await self.now_us()
-        async with self.write() as tx:
-            return await self.console_sql.console_secret(tx, name, candidate, now)
+        return await self.transact(
+            lambda tx: self.console_sql.console_secret(tx, name, candidate, now)
+        )
 
     async def console_scheduled(
         self,
@@ -256,8 +275,8 @@ class Store(ABC):
         after: tuple[int, str] | None = None,
         limit: int = 50,
     ) -> list[console_sql.OmniBrief]:
-        async with self.read() as tx:
-            return await self.console_sql.scheduled_page(
+        return await self.query(
+            lambda tx: self.console_sql.scheduled_page(
                 tx,
                 account_id,
                 to=to,
@@ -267,22 +286,24 @@ class Store(ABC):
                 after=after,
                 limit=limit,
             )
+        )
 
     async def console_inbox(
         self, account_id: int, *, before: tuple[int, str] | None = None, limit: int = 50
     ) -> list[SandboxMessage]:
-        async with self.read() as tx:
-            return await self.console_sql.inbox_page(tx, account_id, before=before, limit=limit)
+        return await self.query(
+            lambda tx: self.console_sql.inbox_page(tx, account_id, before=before, limit=limit)
+        )
 
     async def console_inbox_since(
         self, account_id: int, since_us: int, limit: int = 100
     ) -> list[SandboxMessage]:
-        async with self.read() as tx:
-            return await self.console_sql.inbox_since(tx, account_id, since_us, limit)
+        return await self.query(
+            lambda tx: self.console_sql.inbox_since(tx, account_id, since_us, limit)
+        )
 
     async def console_timeline(self, account_id: int, omni_id: str) -> console_sql.Timeline | None:
-        async with self.read() as tx:
-            return await self.console_sql.timeline(tx, account_id, omni_id)
+        return await self.query(lambda tx: self.console_sql.timeline(tx, account_id, omni_id))
 
     async def console_search(
         self,
@@ -294,7 +315,8 @@ class Store(ABC):
         before: tuple[int, str] | None = None,
         limit: int = 50,
     ) -> list[console_sql.OmniBrief]:
-        async with self.read() as tx:
-            return await self.console_sql.search(
+        return await self.query(
+            lambda tx: self.console_sql.search(
                 tx, account_id, omni_id=omni_id, to=to, text=text, before=before, limit=limit
             )
+        )

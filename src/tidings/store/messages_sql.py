@@ -90,12 +90,23 @@ async def get_omnimessage(tx: Tx, account_id: int, omni_id: str) -> OmniView | N
     )
 
 
-async def cancel_omnimessage(
+async def cancel_omnimessages(
+    tx: Tx, requests: Sequence[tuple[int, str]], now_us: int
+) -> list[tuple[CancelResult, list[StatusChange]]]:
+    """Several cancels in one transaction, (account id, omnimessage id) each."""
+    # Lock the timers before the messages, all at once in id order, as the dispatcher does
+    # (no deadlock with a firing batch).
+    await tx.fetch(
+        "SELECT id FROM timers WHERE ref IN_TEXT($1) ORDER BY id FOR_UPDATE",
+        sorted({omni_id for _, omni_id in requests}),
+    )
+    return [await _cancel_one(tx, account_id, omni_id, now_us) for account_id, omni_id in requests]
+
+
+async def _cancel_one(
     tx: Tx, account_id: int, omni_id: str, now_us: int
 ) -> tuple[CancelResult, list[StatusChange]]:
     """Cancel while still scheduled: one conditional update decides cancel against send."""
-    # Lock the timer before the message, as the dispatcher does (no deadlock with a firing).
-    await tx.fetch("SELECT id FROM timers WHERE ref = $1 ORDER BY id FOR_UPDATE", omni_id)
     won = await tx.fetch(
         "UPDATE omnimessages SET state = 'cancelled', updated_us = $3"
         " WHERE id = $1 AND account_id = $2 AND state = 'scheduled' RETURNING to_number, dlr_url",

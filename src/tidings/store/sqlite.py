@@ -1,28 +1,28 @@
 """SQLite adapter: one writer connection and one reader connection, each on its own thread.
 
-WAL mode with `synchronous=FULL`, so a committed write (and so a 201) is on disk. Statements run on
-the connection's thread; an asyncio lock keeps one write transaction at a time in this process,
-and `BEGIN IMMEDIATE` with a busy timeout serialises against other processes on the same file.
+WAL mode with `synchronous=FULL`, so a committed write (and so a 201) is on disk. Transactions run
+as whole jobs on the writer's thread (sqlite_writer.py), one at a time in this process; `BEGIN
+IMMEDIATE` with a busy timeout serialises against other processes on the same file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
+import queue
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
 from tidings.store.base import Store
 from tidings.store.records import Claim
-from tidings.store.tx import Row, to_sqlite
+from tidings.store.sqlite_writer import WriterThread, open_connection, resolve
+from tidings.store.tx import Row, Tx, to_sqlite
 
 T = TypeVar("T")
 
@@ -52,12 +52,7 @@ class _Conn:
         self.conn: sqlite3.Connection | None = None
 
     def _open(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
-        self.conn = conn
+        self.conn = open_connection(self._path)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -78,45 +73,48 @@ class _Conn:
         self._pool.shutdown(wait=True)
 
 
-# Strict priority for urgent writers starved the bookkeeping writes under a steady 500 msg/s
-# (lateness benchmark: p50 271 ms with it, 79 ms without); off until it is bounded.
-PRIORITISE_URGENT = False
+class _Session:
+    """A write transaction held open on the writer thread while its statements arrive one at a
+    time from the event loop (for callers that use `write()` directly; the store's own
+    operations use `transact`, which runs a whole transaction in one job)."""
 
-
-class _PriorityLock:
-    """One writer at a time; waiting urgent writers (firing due messages) go before the rest
-    (bookkeeping, reports, inserts), so a burst's hand-overs are not queued behind them."""
+    END_COMMIT = object()
+    END_ROLLBACK = object()
 
     def __init__(self) -> None:
-        self._locked = False
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
+        self.statements: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
-    async def acquire(self, urgent: bool) -> None:
-        urgent = urgent and PRIORITISE_URGENT
-        if not self._locked and not self._waiters:
-            self._locked = True
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), fut))
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.release()  # the lock was handed to us as we were cancelled
-            raise
+    def hold(
+        self, loop: asyncio.AbstractEventLoop, begun: asyncio.Future[None]
+    ) -> Callable[[sqlite3.Connection], None]:
+        def job(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            loop.call_soon_threadsafe(resolve, begun, None, None)
+            while True:
+                item = self.statements.get()
+                if item is _Session.END_COMMIT:
+                    c.execute("COMMIT")
+                    return
+                if item is _Session.END_ROLLBACK:
+                    c.execute("ROLLBACK")
+                    return
+                fn, fut = item
+                try:
+                    result, error = fn(c), None
+                except Exception as exc:
+                    result, error = None, exc
+                loop.call_soon_threadsafe(resolve, fut, result, error)
 
-    def release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
-                fut.set_result(None)  # ownership passes on: stays locked
-                return
-        self._locked = False
+        return job
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.statements.put((fn, fut))
+        return await fut
 
 
 class _SqliteTx:
-    def __init__(self, conn: _Conn) -> None:
+    def __init__(self, conn: _Conn | _Session) -> None:
         self._conn = conn
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
@@ -140,32 +138,98 @@ class _SqliteTx:
         await self._conn.run(lambda c: c.executemany(q, data))
 
 
+class _ThreadTx:
+    """A transaction driven on the connection's own thread: its awaits never suspend."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return self._c.execute(to_sqlite(sql), [_arg(x) for x in args]).fetchall()
+
+    async def execute(self, sql: str, *args: object) -> int:
+        return self._c.execute(to_sqlite(sql), [_arg(x) for x in args]).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if not rows:
+            return
+        data = (
+            [[_arg(x) for x in r] for r in rows]
+            if any(isinstance(x, list) for x in rows[0])
+            else rows
+        )
+        self._c.executemany(to_sqlite(sql), data)
+
+
+def _drive(script: Callable[[Tx], Coroutine[Any, Any, T]], conn: sqlite3.Connection) -> T:
+    """Run a transaction script to completion on this thread. The script awaits only its Tx,
+    whose methods here finish without suspending, so one `send` runs it all."""
+    coro = script(_ThreadTx(conn))
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coro.close()
+    raise RuntimeError("a transaction script awaited something other than its transaction")
+
+
 class SqliteStore(Store):
     kind = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = _Conn(path, "w")
+        self._writer = WriterThread(path)
         self._reader = _Conn(path, "r")
-        self._lock = _PriorityLock()
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[_SqliteTx]:
-        await self._lock.acquire(urgent)
+        loop = asyncio.get_running_loop()
+        session = _Session()
+        begun: asyncio.Future[None] = loop.create_future()
+        holding = asyncio.ensure_future(self._writer.run(session.hold(loop, begun), urgent=urgent))
+        await asyncio.wait([begun, holding], return_when=asyncio.FIRST_COMPLETED)
+        if not begun.done():
+            await holding  # BEGIN failed: raises why
         try:
-            await self._writer.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            try:
-                yield _SqliteTx(self._writer)
-            except BaseException:
-                await self._writer.run(lambda c: c.execute("ROLLBACK"))
-                raise
-            await self._writer.run(lambda c: c.execute("COMMIT"))
-        finally:
-            self._lock.release()
+            yield _SqliteTx(session)
+        except BaseException:
+            session.statements.put(_Session.END_ROLLBACK)
+            await asyncio.shield(holding)
+            raise
+        session.statements.put(_Session.END_COMMIT)
+        await holding
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[_SqliteTx]:
         yield _SqliteTx(self._reader)
+
+    async def transact(
+        self, script: Callable[[Tx], Coroutine[Any, Any, T]], *, urgent: bool = False
+    ) -> T:
+        """The whole transaction as one job of the writer thread: no other transaction waits
+        while the event loop is busy between its statements."""
+
+        def run(c: sqlite3.Connection) -> T:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                result = _drive(script, c)
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+            return result
+
+        return await self._writer.run(run, urgent=urgent)
+
+    async def query(self, script: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+        def run(c: sqlite3.Connection) -> T:
+            c.execute("BEGIN")  # one snapshot for all the script's statements
+            try:
+                return _drive(script, c)
+            finally:
+                c.execute("COMMIT")
+
+        return await self._reader.run(run)
 
     async def claim_due(
         self, owner: str, lease_token: int, horizon_us: int, limit: int, lease_until_us: int
@@ -182,11 +246,7 @@ class SqliteStore(Store):
             c.execute("COMMIT")
             return rows
 
-        await self._lock.acquire(True)
-        try:
-            rows = await self._writer.run(claim)
-        finally:
-            self._lock.release()
+        rows = await self._writer.run(claim, urgent=True)
         return [Claim(r[0], r[1], r[2], r[3], r[4], lease_token) for r in rows]
 
     async def now_us(self) -> int:
