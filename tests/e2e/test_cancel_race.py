@@ -34,8 +34,10 @@ async def _race(server: Server) -> None:
             assert r.status_code == 201, r.text
             ids += [m["omnimessage_id"] for m in r.json()["messages"]]
         assert datetime.now(UTC) < at - timedelta(seconds=0.1), "scheduling took too long"
-        # Start cancelling just before the instant, so the cancels straddle it.
-        await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds() - 0.25))
+        # Start cancelling shortly before the instant, so the cancels straddle it. Sending starts
+        # TIDINGS_FIRE_LEAD_SECONDS (30 ms) ahead; half a second leaves a loaded machine's client
+        # time to land some cancels before that.
+        await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds() - 0.5))
         sem = asyncio.Semaphore(32)
 
         async def cancel(omni_id: str) -> int:
