@@ -44,7 +44,9 @@ async def _race(server: Server) -> None:
             async with sem:
                 return (await c.delete(f"/v1/omnimessage/{omni_id}")).status_code
 
+        started = datetime.now(UTC)
         codes = dict(zip(ids, await asyncio.gather(*(cancel(i) for i in ids)), strict=True))
+        ended = datetime.now(UTC)
         assert set(codes.values()) <= {202, 404}
         expected = sum(1 for v in codes.values() if v == 404)
         # Let every message that was not cancelled be delivered.
@@ -73,7 +75,11 @@ async def _race(server: Server) -> None:
             st = (await c.get(f"/v1/omnimessage/{omni_id}/status")).json()
             assert {s["status"] for s in st["statuses"]} == {"DELETED"}
         # Both sides of the race must have been exercised for the test to mean anything.
-        assert 0 < expected < N, f"{expected} of {N} were sent before their cancel"
+        assert 0 < expected < N, (
+            f"{expected} of {N} were sent before their cancel; cancelling ran from"
+            f" {(started - at).total_seconds():+.3f} s to {(ended - at).total_seconds():+.3f} s"
+            " around the instant"
+        )
 
 
 def test_cancel_races_send(backend_server: Server) -> None:
