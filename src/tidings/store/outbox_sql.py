@@ -87,13 +87,19 @@ async def claim_webhooks(
         now_us,
         now_us - GONE_FOR_US,
     )
+    # The gone test is repeated here: on PostgreSQL each statement has its own snapshot, and a
+    # report committed between the two statements must not slip past it.
     rows = await tx.fetch(
         "SELECT w.id FROM webhooks w WHERE w.state = 'pending' AND w.next_us <= $1"
         " AND NOT EXISTS (SELECT 1 FROM webhooks p WHERE p.omnimessage_id = w.omnimessage_id"
         "  AND p.id < w.id AND p.state IN ('pending', 'claimed'))"
+        " AND NOT EXISTS (SELECT 1 FROM webhooks g"
+        "  WHERE g.account_id = w.account_id AND g.url = w.url"
+        "  AND g.state = 'gone' AND g.last_status = 410 AND g.finished_us > $3)"
         " ORDER BY w.next_us LIMIT $2 FOR_UPDATE_SKIP",
         now_us,
         limit,
+        now_us - GONE_FOR_US,
     )
     if not rows:
         return []
