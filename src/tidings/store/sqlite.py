@@ -1,4 +1,4 @@
-"""SQLite adapter: one writer connection and one reader connection, each on its own thread.
+"""SQLite adapter: a writer and two readers (general, dispatcher), each on its own thread.
 
 WAL mode with `synchronous=FULL`, so a committed write (and so a 201) is on disk. Transactions run
 as whole jobs on the writer's thread (sqlite_writer.py), one at a time in this process; `BEGIN
@@ -8,6 +8,7 @@ IMMEDIATE` with a busy timeout serialises against other processes on the same fi
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import sqlite3
 import time
@@ -19,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
+from tidings.store import engine_sql
 from tidings.store.base import Store
 from tidings.store.records import Claim
 from tidings.store.sqlite_writer import WriterThread, open_connection, resolve
@@ -173,6 +175,14 @@ def _drive(script: Callable[[Tx], Coroutine[Any, Any, T]], conn: sqlite3.Connect
     raise RuntimeError("a transaction script awaited something other than its transaction")
 
 
+def _read(script: Callable[[Tx], Coroutine[Any, Any, T]], c: sqlite3.Connection) -> T:
+    c.execute("BEGIN")  # one snapshot for all the script's statements
+    try:
+        return _drive(script, c)
+    finally:
+        c.execute("COMMIT")
+
+
 class SqliteStore(Store):
     kind = "sqlite"
 
@@ -180,6 +190,11 @@ class SqliteStore(Store):
         self.path = path
         self._writer = WriterThread(path)
         self._reader = _Conn(path, "r")
+        # The dispatcher's own reads get a connection (and thread) of their own: a slow read
+        # elsewhere (the pending-count gauge, COUNT(*) over a million rows: ~3 s; a console
+        # search) must not hold up the claim loop. Measured: immediate sends p99 +1.8 s with
+        # 1 000 000 pending when they shared one reader.
+        self._engine_reader = _Conn(path, "e")
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[_SqliteTx]:
@@ -222,14 +237,10 @@ class SqliteStore(Store):
         return await self._writer.run(run, urgent=urgent)
 
     async def query(self, script: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
-        def run(c: sqlite3.Connection) -> T:
-            c.execute("BEGIN")  # one snapshot for all the script's statements
-            try:
-                return _drive(script, c)
-            finally:
-                c.execute("COMMIT")
+        return await self._reader.run(functools.partial(_read, script))
 
-        return await self._reader.run(run)
+    async def next_due_us(self) -> int | None:
+        return await self._engine_reader.run(functools.partial(_read, engine_sql.next_due_us))
 
     async def claim_due(
         self, owner: str, lease_token: int, horizon_us: int, limit: int, lease_until_us: int
@@ -255,3 +266,4 @@ class SqliteStore(Store):
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
+        await self._engine_reader.close()
