@@ -475,9 +475,12 @@ async def release_owned(tx: Tx, owner: str) -> int:
 
 
 async def extend_leases(tx: Tx, owner: str, lease_until_us: int) -> int:
+    # Waits for rows our own transactions hold (locked in id order, as everywhere, so no
+    # deadlock): skipping them let a busy, live process lose leases to another's recovery,
+    # which then resent what this one was handing over (seen: 4 processes, 20 000 due at once).
     return await tx.execute(
         "UPDATE timers SET lease_until_us = $2 WHERE id IN (SELECT id FROM timers"
-        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE_SKIP)",
+        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE)",
         owner,
         lease_until_us,
     )
