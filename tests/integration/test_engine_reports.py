@@ -43,7 +43,7 @@ class FastReceipts:
         return {}
 
     async def stop(self) -> None:
-        pass
+        self._reports = None  # no receipts after a stop
 
 
 async def test_answer_status_is_reported_before_an_overtaking_receipt(store: Store) -> None:

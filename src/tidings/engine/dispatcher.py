@@ -282,7 +282,7 @@ class Dispatcher:
                 return now
             await asyncio.sleep((due_us - now) / 1_000_000)
 
-    async def _hand_over(self, jobs: Sequence[SendJob], *, reconciling: bool = False) -> None:
+    async def _hand_over(self, jobs: Sequence[SendJob]) -> None:
         """Hand each job to its connector at its due time. Jobs due at different instants (a
         batch claimed while behind) go out as separate groups, concurrently, each at its own
         instant: a slow connector answer for one group never holds back the next."""
@@ -311,7 +311,7 @@ class Dispatcher:
                 raise
             for j in group:
                 self.metrics.sent.labels(j.channel).inc()
-                if j.position == 0 and not reconciling:
+                if j.position == 0:
                     self.metrics.lateness.observe((handed - j.due_us) / 1_000_000)
             # Recording the answers is bookkeeping: it runs behind, batched across groups, so
             # the next due messages are not kept waiting. A crash before it is recorded leaves

@@ -47,6 +47,13 @@ def _arg(v: object) -> object:
     return orjson.dumps(v).decode() if isinstance(v, list) else v
 
 
+def _batch_args(rows: Sequence[Sequence[object]]) -> Sequence[Sequence[object]]:
+    # List parameters are rare in batches; convert only when the first row has one.
+    if any(isinstance(x, list) for x in rows[0]):
+        return [[_arg(x) for x in r] for r in rows]
+    return rows
+
+
 class _Conn:
     def __init__(self, path: Path, name: str) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{name}")
@@ -131,12 +138,7 @@ class _SqliteTx:
         if not rows:
             return
         q = to_sqlite(sql)
-        # List parameters are rare in batches; convert only when the first row has one.
-        data = (
-            [[_arg(x) for x in r] for r in rows]
-            if any(isinstance(x, list) for x in rows[0])
-            else rows
-        )
+        data = _batch_args(rows)
         await self._conn.run(lambda c: c.executemany(q, data))
 
 
@@ -155,12 +157,7 @@ class _ThreadTx:
     async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         if not rows:
             return
-        data = (
-            [[_arg(x) for x in r] for r in rows]
-            if any(isinstance(x, list) for x in rows[0])
-            else rows
-        )
-        self._c.executemany(to_sqlite(sql), data)
+        self._c.executemany(to_sqlite(sql), _batch_args(rows))
 
 
 def _drive(script: Callable[[Tx], Coroutine[Any, Any, T]], conn: sqlite3.Connection) -> T:
