@@ -234,6 +234,10 @@ def _reader(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return lines
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
 def test_inbox_follow_prints_new_messages_until_ctrl_c(server: Server, as_json: bool) -> None:
     ok(server, "send", "--to", TO, "--text", "already there")
@@ -244,7 +248,14 @@ def test_inbox_follow_prints_new_messages_until_ctrl_c(server: Server, as_json: 
             time.sleep(0.1)
     args = [*TIDINGS, "inbox", "--to", TO, "--follow", *(["--json"] if as_json else [])]
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(server)
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(server),
+        # As at a terminal: a test run started in the background (`cmd &` in a script) ignores
+        # SIGINT, and a child would inherit that and never see the Ctrl-C this test sends.
+        preexec_fn=_default_sigint,
     )
     try:
         lines = _reader(proc)
