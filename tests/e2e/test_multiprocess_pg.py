@@ -54,14 +54,26 @@ async def _bulk_schedule(server: Server, n: int, at: datetime, to: str) -> list[
     return [i for p in parts for i in p]
 
 
-def _wait_settled(db: str, n: int, timeout: float) -> None:
+def _wait_settled(db: str, n: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         left = pg_query(db, "SELECT count(*) FROM timers WHERE kind = 'send'")[0][0]
         delivered = pg_query(db, "SELECT count(*) FROM sandbox_messages")[0][0]
         if left == 0 and delivered >= n:
-            return
+            return True
         time.sleep(0.25)
+    return False
+
+
+def _activity(db: str) -> str:
+    """What this database's sessions are doing (for a failure message: who waits on what)."""
+    rows = pg_query(
+        db,
+        "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+        " now() - xact_start, left(query, 160) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    return "\n".join(" | ".join(str(v) for v in r) for r in rows)
 
 
 def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: Path) -> None:
@@ -72,13 +84,14 @@ def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: 
         ids = asyncio.run(_bulk_schedule(pg_server, n, at, "+37251230100"))
         assert len(set(ids)) == n
         assert datetime.now(UTC) < at, "inserting took longer than the margin"
-        _wait_settled(pg_server.database, n, 60)
+        settled = _wait_settled(pg_server.database, n, 60)
+        stalled = "" if settled else _activity(pg_server.database)
         rows = pg_query(
             pg_server.database,
             "SELECT count(*), coalesce(sum(handovers), 0), coalesce(max(handovers), 0)"
             " FROM sandbox_messages",
         )[0]
-        assert rows[0] == n, f"{rows[0]} of {n} delivered"
+        assert rows[0] == n, f"{rows[0]} of {n} delivered; sessions:\n{stalled}"
         assert rows[1] == n and rows[2] == 1, "a message was handed over twice"
         assert (
             pg_query(pg_server.database, "SELECT count(*) FROM timers WHERE kind = 'send'")[0][0]
@@ -91,8 +104,16 @@ def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: 
         )[0][0]
         assert early == 0, "fired before time_to_send"
     finally:
-        codes = [w.stop() for w in workers]
-    assert codes == [0, 0, 0], [w.log()[-2000:] for w in workers]
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(w.proc.poll() is None for w in workers):
+            time.sleep(0.1)
+        # A worker that does not stop: what its database sessions wait on, for the failure.
+        stuck = _activity(pg_server.database) if any(w.proc.poll() is None for w in workers) else ""
+        codes = [w.stop(signal.SIGKILL) for w in workers]  # -9: it did not stop in time
+    assert codes == [0, 0, 0], (stuck, [w.log()[-3000:] for w in workers])
 
 
 def test_kill_9_worker_mid_burst_loses_nothing(pg_server: Server, tmp_path: Path) -> None:

@@ -578,6 +578,31 @@ async def test_recovery_skips_rows_another_transaction_holds(pg_database: str) -
 
 
 @pytest.mark.postgres
+async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_database: str) -> None:
+    """Extending leases never waits for a row another transaction holds (waiting built lock
+    convoys under a burst); the start transaction holding it renews that lease itself."""
+    store = await open_store(parse_database_url(pg_database))
+    try:
+        t = await store.now_us()
+        a, b = omni(1, t), omni(1, t)
+        await store.insert_omnimessages([a, b])
+        claims = await claim(store, t, lease_until_us=t + S)
+        held = [c for c in claims if c.ref == a.id]
+        async with store.write() as tx:
+            await engine_sql.start_attempts(tx, held, t, lease_until_us=t + 7 * S)
+            extended = await asyncio.wait_for(store.extend_leases("w1", t + 5 * S), 2)
+            assert extended == 1  # b only; a is busy, not waited for
+        async with store.read() as tx:
+            leases = dict(await tx.fetch("SELECT ref, lease_until_us FROM timers"))
+        assert leases == {a.id: t + 7 * S, b.id: t + 5 * S}
+        # Neither lease has run out at t + 4 s: recovery takes nothing.
+        result = await store.recover_expired("w2", 2, t + 4 * S, t + LEASE)
+        assert (result.released, result.unknown) == (0, ())
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
 async def test_report_racing_the_connector_answer_does_not_deadlock(pg_database: str) -> None:
     """finish_attempts locks the timer, then the message; a report must take them in that order."""
     store = await open_store(parse_database_url(pg_database))

@@ -75,6 +75,8 @@ class SandboxConnector:
         now = self._now_us()
         outcomes: list[SendOutcome] = []
         inbox: list[SandboxMessage] = []
+        receipts: list[tuple[str, str, int]] = []  # (message id, status, err)
+        seen: list[tuple[str, str, int]] = []
         for j in jobs:
             play = outcome_for(j.to, j.position)
             if play == SandboxOutcome.REJECTED:
@@ -97,18 +99,21 @@ class SandboxConnector:
                 SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id, status="ACK")
             )
             if play == SandboxOutcome.UNDELIVERED:
-                self._report(j.message_id, "UNDELIV", 1, t.delivery_delay_s)
+                receipts.append((j.message_id, "UNDELIV", 1))
             elif play == SandboxOutcome.INVALID_NUMBER:
-                self._report(j.message_id, "FAILED", 3, t.delivery_delay_s)
+                receipts.append((j.message_id, "FAILED", 3))
             elif play == SandboxOutcome.EXPIRED:
-                self._report(j.message_id, "EXPIRED", 2, t.delivery_delay_s)
+                receipts.append((j.message_id, "EXPIRED", 2))
             elif play == SandboxOutcome.SLOW:
                 self._later(t.slow_delay_s, functools.partial(self._deliver_late, j))
             else:
                 inbox.append(self._inbox_row(j, now))
-                self._report(j.message_id, "DELIVRD", 0, t.delivery_delay_s)
+                receipts.append((j.message_id, "DELIVRD", 0))
                 if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
-                    self._report(j.message_id, "SEEN", 10, t.delivery_delay_s + t.seen_delay_s)
+                    seen.append((j.message_id, "SEEN", 10))
+        # One timer per batch and delay, not one per message (a burst hands over thousands).
+        self._report(receipts, t.delivery_delay_s)
+        self._report(seen, t.delivery_delay_s + t.seen_delay_s)
         if inbox:
             await self._inbox.add(inbox)
         return outcomes
@@ -140,13 +145,17 @@ class SandboxConnector:
             error = ERR_TEXT.get(err) if status not in ("SEEN", "DELIVRD", "ACK") else None
             self._reports(Report(message_id, status, err, error, self._now_us()))
 
-    def _report(self, message_id: str, status: str, err: int, delay: float) -> None:
+    def _report(self, receipts: Sequence[tuple[str, str, int]], delay: float) -> None:
+        if not receipts:
+            return
         if delay <= 0:
-            self._emit(message_id, status, err)
+            for message_id, status, err in receipts:
+                self._emit(message_id, status, err)
             return
 
         async def later() -> None:
-            self._emit(message_id, status, err)
+            for message_id, status, err in receipts:
+                self._emit(message_id, status, err)
 
         self._later(delay, later)
 

@@ -91,6 +91,7 @@ class Dispatcher:
         self._sleeping_until_us: int | None = None  # while asleep: wake for anything due before
         self._woken_due_us: int | None = None  # while claiming: earliest due announced meanwhile
         self._inflight = asyncio.Semaphore(self.settings.max_inflight_batches)
+        self._heap_room = asyncio.Event()  # set when the heap has room for another claim
         self._fire_tasks: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -179,7 +180,7 @@ class Dispatcher:
                         heapq.heappush(self._heap, (c.due_us, -c.priority, next(self._seq), c))
                     self._fire_wake.set()
                 if len(claims) == s.claim_batch:
-                    await asyncio.sleep(0)
+                    await self._room_in_heap()
                     continue
                 nxt = await self.store.next_due_us()
                 woken = self._woken_due_us
@@ -191,6 +192,18 @@ class Dispatcher:
             except Exception:
                 log.exception("action=claim_failed")
                 await asyncio.sleep(0.5)
+
+    def _heap_limit(self) -> int:
+        return self.settings.fire_batch * self.settings.max_inflight_batches
+
+    async def _room_in_heap(self) -> None:
+        """While a burst is being claimed, stay a few fire batches ahead and no more: claiming
+        the whole burst first would compete with its first start transactions (and, with several
+        processes, leave the others nothing to share)."""
+        await asyncio.sleep(0)
+        while len(self._heap) >= self._heap_limit() and not self._stopping:
+            self._heap_room.clear()
+            await self._heap_room.wait()
 
     async def _sleep_until(self, next_due_us: int | None, horizon_us: int) -> None:
         """Sleep until the next claim is needed.
@@ -243,6 +256,8 @@ class Dispatcher:
                 self._heap and self._heap[0][0] <= horizon and len(batch) < self.settings.fire_batch
             ):
                 batch.append(heapq.heappop(self._heap)[3])
+            if len(self._heap) < self._heap_limit():
+                self._heap_room.set()
             if not batch:
                 self._inflight.release()
                 await asyncio.sleep(0)
@@ -258,7 +273,9 @@ class Dispatcher:
         try:
             self.metrics.fire_batch.observe(len(claims))
             try:
-                result = await self.store.start_attempts(claims, self.clock.now_us())
+                result = await self.store.start_attempts(
+                    claims, self.clock.now_us(), self._lease_until()
+                )
             finally:
                 # The slot bounds transactions in flight, not hand-overs: those wait for their
                 # due time (the fire lead) and for connectors, and must not hold up the next batch.

@@ -155,9 +155,11 @@ class Store(ABC):
         )
 
     # engine
-    async def start_attempts(self, claims: Sequence[Claim], now_us: int) -> FireResult:
+    async def start_attempts(
+        self, claims: Sequence[Claim], now_us: int, lease_until_us: int | None = None
+    ) -> FireResult:
         return await self.transact(
-            lambda tx: engine_sql.start_attempts(tx, claims, now_us), urgent=True
+            lambda tx: engine_sql.start_attempts(tx, claims, now_us, lease_until_us), urgent=True
         )
 
     async def finish_attempts(

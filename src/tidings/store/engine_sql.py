@@ -63,6 +63,7 @@ class _Plan:
     """Writes decided for one batch, flushed together."""
 
     now_us: int
+    lease_until_us: int | None = None  # started attempts' new lease end (None: unchanged)
     omnis: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (state, position)
     chans: dict[str, tuple[object, ...]] = field(default_factory=dict)
     chan_states: dict[str, str] = field(default_factory=dict)
@@ -158,8 +159,9 @@ class _Plan:
             )
         if self.timer_attempt:
             await tx.executemany(
-                "UPDATE timers SET kind = 'attempt' WHERE ref = $1 AND kind IN ('send', 'attempt')",
-                [(r,) for r in self.timer_attempt],
+                "UPDATE timers SET kind = 'attempt', lease_until_us = COALESCE($2, lease_until_us)"
+                " WHERE ref = $1 AND kind IN ('send', 'attempt')",
+                [(r, self.lease_until_us) for r in self.timer_attempt],
             )
         release = {k: v for k, v in self.timer_release.items() if k not in self.timer_delete}
         if release:
@@ -268,14 +270,20 @@ def _index(chans: dict[str, _Chan]) -> dict[tuple[str, int], _Chan]:
     return {(c.omnimessage_id, c.position): c for c in chans.values()}
 
 
-async def start_attempts(tx: Tx, claims: Sequence[Claim], now_us: int) -> FireResult:
-    """Fire due timers: start the attempt at each message's position, or expire an attempt."""
+async def start_attempts(
+    tx: Tx, claims: Sequence[Claim], now_us: int, lease_until_us: int | None = None
+) -> FireResult:
+    """Fire due timers: start the attempt at each message's position, or expire an attempt.
+
+    `lease_until_us` renews the lease of the attempts started: this transaction holds their rows
+    while it runs, so the owner's periodic extension (which skips locked rows) may have passed
+    them over."""
     result = FireResult()
     alive = await _fenced(tx, claims)
     result.lost_lease = len(claims) - len(alive)
     omnis, chans = await _load(tx, [c.ref for c in alive])
     at = _index(chans)
-    plan = _Plan(now_us)
+    plan = _Plan(now_us, lease_until_us)
     for claim in alive:
         o = omnis.get(claim.ref)
         c = at.get((claim.ref, o.position)) if o else None
@@ -475,12 +483,16 @@ async def release_owned(tx: Tx, owner: str) -> int:
 
 
 async def extend_leases(tx: Tx, owner: str, lease_until_us: int) -> int:
-    # Waits for rows our own transactions hold (locked in id order, as everywhere, so no
-    # deadlock): skipping them let a busy, live process lose leases to another's recovery,
-    # which then resent what this one was handing over (seen: 4 processes, 20 000 due at once).
+    """Renew this process's leases, passing over rows another transaction holds.
+
+    Waiting for them instead formed lock convoys under a burst: the extension held the rows it
+    had already locked while waiting for the next, so finishers and reports queued behind it for
+    seconds (and leases ran out meanwhile). A row skipped here is held either by this process's
+    own start transaction, which renews the lease itself (`start_attempts`), or by a transaction
+    that ends its attempt; recovery skips locked rows too, so it cannot take one meanwhile."""
     return await tx.execute(
         "UPDATE timers SET lease_until_us = $2 WHERE id IN (SELECT id FROM timers"
-        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE)",
+        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE_SKIP)",
         owner,
         lease_until_us,
     )

@@ -21,6 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from tidings.store import messages_sql
 from tidings.store.base import Store
+from tidings.store.pg_bulk import BulkForm, bulk_form
 from tidings.store.records import Claim, NewOmnimessage
 from tidings.store.tx import Row, to_postgres
 
@@ -59,11 +60,30 @@ def _rowcount(status: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-class _PgTx:
-    __slots__ = ("_conn",)
+class _BulkCache:
+    """Per store: each executemany statement's set-based form and its parameter types."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self) -> None:
+        self._forms: dict[str, tuple[BulkForm, str] | None] = {}
+
+    async def form(self, conn: Any, sql: str) -> tuple[BulkForm, str] | None:
+        if sql in self._forms:
+            return self._forms[sql]
+        found: tuple[BulkForm, str] | None = None
+        if (bulk := bulk_form(sql)) is not None:
+            params = (await conn.prepare(sql)).get_parameters()
+            if len(params) == bulk.n_params:
+                found = (bulk, bulk.render([f"{t.schema}.{t.name}" for t in params]))
+        self._forms[sql] = found
+        return found
+
+
+class _PgTx:
+    __slots__ = ("_bulk", "_conn")
+
+    def __init__(self, conn: Any, bulk: _BulkCache | None = None) -> None:
         self._conn = conn
+        self._bulk = bulk
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         return cast(list[Row], await self._conn.fetch(to_postgres(sql), *args))
@@ -72,8 +92,16 @@ class _PgTx:
         return _rowcount(cast(str, await self._conn.execute(to_postgres(sql), *args)))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        if rows:
-            await self._conn.executemany(to_postgres(sql), rows)
+        if not rows:
+            return
+        sql = to_postgres(sql)
+        if len(rows) > 1 and self._bulk is not None:
+            found = await self._bulk.form(self._conn, sql)
+            if found is not None and found[0].distinct(rows):
+                # One statement for the whole batch (see pg_bulk): one array per parameter.
+                await self._conn.execute(found[1], *(list(col) for col in zip(*rows, strict=True)))
+                return
+        await self._conn.executemany(sql, rows)
 
 
 class _Listener:
@@ -178,6 +206,7 @@ class PostgresStore(Store):
         self._pool = pool
         self._dsn = dsn
         self._listeners: list[_Listener] = []
+        self._bulk = _BulkCache()
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 20) -> PostgresStore:
@@ -193,7 +222,7 @@ class PostgresStore(Store):
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[_PgTx]:
         async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn)
+            yield _PgTx(conn, self._bulk)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[_PgTx]:
