@@ -4,7 +4,7 @@ The rows are exactly those `store/messages_sql.py insert_omnimessages` writes fo
 request (the channel content is produced by the server's own validation of the benchmark body):
 one `omnimessages` row (state `scheduled`), one `channel_messages` row per channel (state
 `pending`), one `timers` row (kind `send`, state `pending`). SQLite: `executemany` in large
-transactions with `synchronous=OFF`, then a WAL checkpoint. PostgreSQL: COPY
+transactions with `synchronous=OFF`, then a synced WAL checkpoint. PostgreSQL: COPY
 (`copy_records_to_table`), then ANALYZE (autovacuum would do it soon after a real bulk load).
 """
 
@@ -140,6 +140,10 @@ def _fill_sqlite(db: Database, account_id: int, n: int) -> int:
             conn.executemany(_insert_sql("timers", TIMER_COLS), timers)
             conn.execute("COMMIT")
             rows += len(omnis) + len(chan_rows) + len(timers)
+        # Make the file durable before the server opens it, as a server that accepted these
+        # rows over time would have: with synchronous=OFF the fill's pages may still be dirty in
+        # the OS cache, and the server's first checkpoint fsync would have to flush them all.
+        conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()

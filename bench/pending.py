@@ -36,6 +36,7 @@ from bench.harness import (
     workspace,
 )
 from bench.load import each_path
+from tidings.store.engine_sql import NEXT_DUE_SQL
 
 NAME = "pending"
 FIRST_WAVE = 200
@@ -47,7 +48,7 @@ CLAIM_WALK = (
     "SELECT id FROM timers WHERE state = 'pending' AND priority = 1 AND due_us <= $1"
     " ORDER BY due_us LIMIT 2000"
 )
-NEXT_DUE = "SELECT MIN(due_us) FROM timers WHERE state = 'pending'"
+NEXT_DUE = NEXT_DUE_SQL
 PENDING_COUNT = "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND kind = 'send'"
 
 
