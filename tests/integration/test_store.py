@@ -559,15 +559,20 @@ async def test_listen_receives_due_of_insert_from_another_store(pg_database: str
         await writer.close()
 
 
+async def _two_claimed(store: Store) -> tuple[int, NewOmnimessage, NewOmnimessage, list[Claim]]:
+    """Two messages due now, claimed by w1 with a 1 s lease; the claims of the first."""
+    t = await store.now_us()
+    a, b = omni(1, t), omni(1, t)
+    await store.insert_omnimessages([a, b])
+    claims = await claim(store, t, lease_until_us=t + S)
+    return t, a, b, [c for c in claims if c.ref == a.id]
+
+
 @pytest.mark.postgres
 async def test_recovery_skips_rows_another_transaction_holds(pg_database: str) -> None:
     store = await open_store(parse_database_url(pg_database))
     try:
-        t = await store.now_us()
-        a, b = omni(1, t), omni(1, t)
-        await store.insert_omnimessages([a, b])
-        claims = await claim(store, t, lease_until_us=t + S)
-        held = [c for c in claims if c.ref == a.id]
+        t, _a, b, held = await _two_claimed(store)
         async with store.write() as tx:
             await engine_sql.start_attempts(tx, held, t)  # holds a's timer row until commit
             result = await asyncio.wait_for(store.recover_expired("w2", 2, t + 2 * S, t + LEASE), 2)
@@ -583,11 +588,7 @@ async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_dat
     convoys under a burst); the start transaction holding it renews that lease itself."""
     store = await open_store(parse_database_url(pg_database))
     try:
-        t = await store.now_us()
-        a, b = omni(1, t), omni(1, t)
-        await store.insert_omnimessages([a, b])
-        claims = await claim(store, t, lease_until_us=t + S)
-        held = [c for c in claims if c.ref == a.id]
+        t, a, b, held = await _two_claimed(store)
         async with store.write() as tx:
             await engine_sql.start_attempts(tx, held, t, lease_until_us=t + 7 * S)
             extended = await asyncio.wait_for(store.extend_leases("w1", t + 5 * S), 2)
