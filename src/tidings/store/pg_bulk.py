@@ -37,8 +37,7 @@ class BulkForm:
     """A set-based form of one statement: `render(types)` gives its SQL for the parameter types;
     `key` lists the (1-based) parameters whose tuples must be distinct within a batch."""
 
-    head: str  # the statement up to where the parameter rows are joined in
-    source_kw: str  # "FROM", "USING" or "" (INSERT ... SELECT)
+    head: str  # the statement up to the parameter rows, ending in FROM or USING
     tail: str  # the rest, with $n replaced by v.pn
     n_params: int
     key: tuple[int, ...]
@@ -46,10 +45,7 @@ class BulkForm:
     def render(self, types: Sequence[str]) -> str:
         arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
         cols = ", ".join(f"p{i + 1}" for i in range(self.n_params))
-        source = f"unnest({arrays}) AS v({cols})"
-        if self.source_kw:
-            return f"{self.head} {self.source_kw} {source} {self.tail}"
-        return self.head.replace("{source}", source) + self.tail
+        return f"{self.head} unnest({arrays}) AS v({cols}){self.tail}"
 
     def distinct(self, rows: Sequence[Sequence[object]]) -> bool:
         if not self.key:
@@ -84,7 +80,7 @@ def _equality_key(where: str) -> tuple[int, ...] | None:
     return tuple(key)
 
 
-def _split_top(text: str) -> list[str]:
+def _split_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(",")]
 
 
@@ -99,31 +95,28 @@ def bulk_form(sql: str) -> BulkForm | None:
         where_key = _equality_key(where)
         if not where_key:
             return None
-        return BulkForm(
-            f"UPDATE {table} SET {_v(sets)}", "FROM", f"WHERE {_v(where)}", n, where_key
-        )
+        return BulkForm(f"UPDATE {table} SET {_v(sets)} FROM", f" WHERE {_v(where)}", n, where_key)
     if m := _DELETE.match(sql):
         table, where = m.groups()
         if _equality_key(where) is None:
             return None
         # Deleting a row twice deletes it once, as row by row: no key needed.
-        return BulkForm(f"DELETE FROM {table}", "USING", f"WHERE {_v(where)}", n, ())
+        return BulkForm(f"DELETE FROM {table} USING", f" WHERE {_v(where)}", n, ())
     if m := _INSERT.match(sql):
         table, cols, values, conflict, action = m.groups()
-        names, exprs = _split_top(cols), _split_top(values)
+        names, exprs = _split_list(cols), _split_list(values)
         if len(names) != len(exprs):
             return None
         key: tuple[int, ...] = ()
         if conflict is not None:
             by_name = dict(zip(names, exprs, strict=True))
             conflict_key: list[int] = []
-            for col in _split_top(conflict):
+            for col in _split_list(conflict):
                 expr = by_name.get(col, "")
                 if not (pm := re.fullmatch(r"\$(\d+)", expr)):
                     return None
                 conflict_key.append(int(pm.group(1)))
             key = tuple(conflict_key)
         tail = f" ON CONFLICT ({conflict}) {action}" if conflict is not None else ""
-        head = f"INSERT INTO {table} ({cols}) SELECT {_v(values)} FROM {{source}}"
-        return BulkForm(head, "", tail, n, key)
+        return BulkForm(f"INSERT INTO {table} ({cols}) SELECT {_v(values)} FROM", tail, n, key)
     return None
