@@ -187,3 +187,39 @@ def test_api_is_unchanged(server: Server) -> None:
     assert r.status_code == 404 and r.json()["errors"][0]["code"] == "101"
     r = httpx.post(f"{server.url}/v1/omnimessage", content=b"{", auth=server.auth)
     assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+
+
+def test_timeline_shows_every_status_to_the_millisecond_and_agrees_with_the_api(
+    server: Server,
+) -> None:
+    """The console's timeline reads the event log: ACK, DELIVRD and SEEN each with its own time,
+    the last one the same status, at the same instant, as `GET .../status` answers."""
+    with httpx.Client(base_url=server.url, auth=server.auth, timeout=10) as api:
+        r = api.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+447700900100",  # sandbox script: the first channel is read (SEEN)
+                "messages": [{"channel": "whatsapp", "text": {"body": "Read me"}}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        omni = r.json()["omnimessage_id"]
+        deadline = time.monotonic() + 20
+        while (st := api.get(f"/v1/omnimessage/{omni}/status").json()["statuses"][0])[
+            "status"
+        ] != "SEEN":
+            assert time.monotonic() < deadline, st
+            time.sleep(0.05)
+    with closing(signed_in(server)) as c:
+        page = c.get(f"/messages/{omni}").text
+    items = re.findall(
+        r'<time datetime="([^"]+)">([^<]+)</time>\s*<div><p class="tl-title">([^<]+)</p>', page
+    )
+    statuses = [(iso, label, title) for iso, label, title in items if ": status " in title]
+    assert [t.rsplit(" ", 1)[1] for _, _, t in statuses] == ["ACK", "DELIVRD", "SEEN"], items
+    for iso, label, _ in statuses:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", label), label
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", iso), iso
+    last_iso = statuses[-1][0]
+    assert st["timestamp"].startswith(last_iso[:23]), (st["timestamp"], last_iso)
+    assert any("claimed and handed to the channel" in t for _, _, t in items), items

@@ -263,12 +263,13 @@ async def test_finish_accepted_waits_for_validity_deadline(store: Store) -> None
         [SendOutcome(job, Outcome.ACCEPTED, "sandbox", provider_ref="p-1", parts_count=2)], t + 5
     )
     assert (changes, lost) == ([], 0)
-    assert await timers(store, m.id) == [("attempt", t + 5 + 60 * S, "pending", None, None, 0)]
+    # The validity runs from the hand-over's start (t), not from the connector's answer (t + 5).
+    assert await timers(store, m.id) == [("attempt", t + 60 * S, "pending", None, None, 0)]
     view = await store.get_omnimessage(1, m.id)
     assert view is not None and view.state == "processing"
     assert (view.channels[0].state, view.channels[0].parts_count) == ("sent", 2)
     assert await store.pending_count() == 1  # the attempt's deadline timer
-    assert await store.next_due_us() == t + 5 + 60 * S
+    assert await store.next_due_us() == t + 60 * S
 
 
 async def test_reports_ack_then_delivered(store: Store) -> None:
@@ -387,7 +388,8 @@ async def test_recover_attempt_caught_mid_send(store: Store) -> None:
     assert lost == 0
     view = await store.get_omnimessage(1, m.id)
     assert view is not None and view.channels[0].state == "sent"
-    assert await timers(store, m.id) == [("attempt", t + 63 * S, "pending", None, None, 0)]
+    # The deadline counts from the first hand-over (t), not from the reconciliation.
+    assert await timers(store, m.id) == [("attempt", t + 60 * S, "pending", None, None, 0)]
 
 
 async def test_release_and_extend_owned(store: Store) -> None:

@@ -162,6 +162,9 @@ class PySmsc:
         def resp(status: int = 0, message_id: str = "") -> Any:
             return _reply("submit_sm_resp", seq, pdu.sequence, status=status, message_id=message_id)
 
+        if dst.startswith("3725558"):  # throttles forever
+            await send(resp(0x58))
+            return
         if dst.startswith("3725551") and self._throttled.get(dst, 0) < 2:
             self._throttled[dst] = self._throttled.get(dst, 0) + 1
             await send(resp(0x58))

@@ -11,13 +11,11 @@ Three small loops share one in-memory heap:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
 import secrets
 import socket
-import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -121,16 +119,15 @@ class Dispatcher:
 
         Delivery reports wait on this so that an answer's status (an ACK) is recorded, and
         reported, before a receipt that overtook the background finisher."""
-        deadline = time.monotonic() + wait_s
+        deadline = self.clock.monotonic() + wait_s
         ids = set(message_ids)
         while any(i in self._unanswered for i in ids):
-            left = deadline - time.monotonic()
+            left = deadline - self.clock.monotonic()
             if left <= 0:
                 log.warning("action=report_wait_timeout count=%d", len(ids))
                 return
             self._answered.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._answered.wait(), left)
+            await self.clock.wait(self._answered, left)
 
     async def start(self) -> None:
         await self.clock.calibrate()
@@ -191,7 +188,7 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("action=claim_failed")
-                await asyncio.sleep(0.5)
+                await self.clock.sleep(0.5)
 
     def _heap_limit(self) -> int:
         return self.settings.fire_batch * self.settings.max_inflight_batches
@@ -225,8 +222,7 @@ class Dispatcher:
         self._sleeping_until_us = target + half
         delay = (target - now) / 1_000_000
         if delay > 0 and not self._claim_wake.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._claim_wake.wait(), delay)
+            await self.clock.wait(self._claim_wake, delay)
         self._sleeping_until_us = None
 
     # -- fire ---------------------------------------------------------------------------------
@@ -239,11 +235,10 @@ class Dispatcher:
                 continue
             lead_us = int(self.settings.fire_lead_s * 1_000_000)
             head_due = self._heap[0][0]
-            delay = self.clock.monotonic_for(head_due - lead_us) - time.monotonic()
+            delay = self.clock.monotonic_for(head_due - lead_us) - self.clock.monotonic()
             if delay > 0:
-                # Sleep on the loop's monotonic clock; an earlier claim interrupts the wait.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._fire_wake.wait(), delay)
+                # Sleep on the monotonic clock; an earlier claim interrupts the wait.
+                await self.clock.wait(self._fire_wake, delay)
                 continue
             # Start the attempts a little ahead (the transaction takes time), together with what
             # falls due in the next `fire_window_s` (one transaction for several instants); each
@@ -297,7 +292,7 @@ class Dispatcher:
             now = self.clock.now_us()
             if now >= due_us:
                 return now
-            await asyncio.sleep((due_us - now) / 1_000_000)
+            await self.clock.sleep((due_us - now) / 1_000_000)
 
     async def _hand_over(self, jobs: Sequence[SendJob]) -> None:
         """Hand each job to its connector at its due time. Jobs due at different instants (a
@@ -405,13 +400,13 @@ class Dispatcher:
 
     async def _upkeep_loop(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.settings.upkeep_s)
+            await self.clock.sleep(self.settings.upkeep_s)
             try:
                 await self.clock.calibrate()
                 await self.store.extend_leases(self.owner, self._lease_until())
                 await self._recover()
-                if time.monotonic() - self._counted_at > 30:
-                    self._counted_at = time.monotonic()
+                if self.clock.monotonic() - self._counted_at > 30:
+                    self._counted_at = self.clock.monotonic()
                     self.metrics.pending.set(await self.store.pending_count())
             except asyncio.CancelledError:
                 raise

@@ -13,7 +13,6 @@ import logging
 import random
 import secrets
 import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,13 +74,13 @@ class WebhookOutbox:
 
     async def _run(self) -> None:
         s = self._settings
-        last_recover = 0.0
+        last_recover = -float("inf")
         while True:
             try:
                 self._wake.clear()
-                if time.monotonic() - last_recover > s.lease_s / 4:
+                if self._clock.monotonic() - last_recover > s.lease_s / 4:
                     await self._store.recover_webhooks(self._clock.now_us())
-                    last_recover = time.monotonic()
+                    last_recover = self._clock.monotonic()
                 now = self._clock.now_us()
                 jobs = await self._store.claim_webhooks(
                     self._owner, now, now + int(s.lease_s * 1_000_000), s.batch
@@ -92,13 +91,12 @@ class WebhookOutbox:
                 nxt = await self._store.next_webhook_us()
                 delay = s.poll_s if nxt is None else min(s.poll_s, (nxt - now) / 1_000_000)
                 if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                    await self._clock.wait(self._wake, delay)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("action=webhook_loop_failed")
-                await asyncio.sleep(1.0)
+                await self._clock.sleep(1.0)
 
     async def _deliver(self, jobs: Sequence[WebhookJob]) -> None:
         assert self._client is not None

@@ -13,7 +13,7 @@ from tidings.channels.router import Router
 from tidings.core.dispatch import StatusChange
 from tidings.core.model import FINAL_FAILURE, PRIORITIES, Limits, OmnimessageRequest
 from tidings.engine.accepter import Accepter
-from tidings.engine.clock import Clock
+from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.outbox import WebhookOutbox
@@ -50,7 +50,7 @@ class Engine:
         self.router = router
         self.settings = settings or EngineSettings()
         self.metrics = metrics or EngineMetrics()
-        self.clock = clock or Clock(store.now_us)
+        self.clock: Clock = clock or SystemClock(store.now_us)
         self.reports = ReportRecorder(store, self.clock, self.metrics)
         self.dispatcher = Dispatcher(
             store,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tidings.store import events_sql
+from tidings.store.events_sql import EventRow
 from tidings.store.messages_sql import get_omnimessage
 from tidings.store.outbox_sql import WebhookAttemptView, webhook_attempts
 from tidings.store.records import OmniView, SandboxMessage
@@ -70,6 +72,7 @@ class Timeline:
     deliveries: tuple[SandboxDelivery, ...]
     reports: tuple[WebhookReport, ...]
     attempts: tuple[WebhookAttemptView, ...]
+    history: tuple[EventRow, ...] = ()  # the event log of the message, oldest first
 
 
 _BRIEF_COLS = "o.id, o.to_number, o.state, o.priority, o.time_to_send_us, o.due_us, o.created_us"
@@ -222,6 +225,7 @@ async def timeline(tx: Tx, account_id: int, omni_id: str) -> Timeline | None:
         tuple(SandboxDelivery(*d) for d in deliveries),
         tuple(WebhookReport(*r) for r in reports),
         tuple(attempts),
+        tuple(await events_sql.history(tx, omni_id)),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidings.store.outbox_sql import enqueue_webhooks
+from tidings.store import events_sql
 from tidings.store.records import (
     CancelResult,
     ChannelView,
@@ -135,7 +135,7 @@ async def _cancel_one(
         )
         for c in chans
     ]
-    await enqueue_webhooks(tx, changes, now_us)
+    await events_sql.record(tx, changes, now_us)
     return CancelResult.CANCELLED, changes
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tidings.core.dispatch import Report, SendJob, SendOutcome, StatusChange
+from tidings.core.lifecycle import TimerKind
 
-__all__ = ["Report", "SendJob", "SendOutcome", "StatusChange"]
+__all__ = ["Report", "SendJob", "SendOutcome", "StatusChange", "TimerKind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +83,6 @@ class CancelResult(StrEnum):
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"
     NOT_FOUND = "not_found"  # no such message, another account's, or already sending
-
-
-class TimerKind(StrEnum):
-    SEND = "send"  # start the attempt at the omnimessage's current position
-    ATTEMPT = "attempt"  # an attempt is under way; due = its validity deadline
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,7 @@ class Console:
         env = self.templates.env
         env.globals["channel_labels"] = views.CHANNEL_LABELS
         env.filters["utc"] = views.utc_label
+        env.filters["utc_ms"] = views.utc_ms_label
         env.filters["iso"] = views.iso
         env.filters["status_class"] = views.status_class
         self._codec: SessionCodec | None = None

@@ -13,6 +13,7 @@ from tidings.core.model import PRIORITIES
 from tidings.core.render import render_text
 from tidings.core.segments import SmsSegments, sms_segments
 from tidings.store.console_sql import ChannelBrief, OmniBrief, Timeline
+from tidings.store.events_sql import EventRow
 from tidings.store.records import ChannelView, SandboxMessage
 
 CHANNEL_LABELS = {
@@ -26,16 +27,28 @@ FINAL_OK = {"DELIVRD", "SEEN", "ACK", "ACCEPTD"}
 FINAL_BAD = {"UNDELIV", "FAILED", "REJECTD", "EXPIRED", "NACK", "UNKNOWN"}
 
 
+def _dt(us: int) -> datetime:
+    """UTC microseconds as a datetime, exactly (a float division would round)."""
+    return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+
+
 def iso(us: int | None) -> str:
     if us is None:
         return ""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")
+    return _dt(us).isoformat(timespec="milliseconds")
 
 
 def utc_label(us: int | None) -> str:
     if us is None:
         return "—"
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _dt(us).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def utc_ms_label(us: int | None) -> str:
+    """To the millisecond: the timeline orders events that happen within one second."""
+    if us is None:
+        return "—"
+    return _dt(us).strftime("%Y-%m-%d %H:%M:%S.") + f"{us % 1_000_000 // 1000:03d} UTC"
 
 
 def status_class(status: str | None) -> str:
@@ -158,11 +171,6 @@ def timeline_events(t: Timeline) -> list[Event]:
     label = {
         c.id: f"{CHANNEL_LABELS.get(c.channel, c.channel)} (#{c.position + 1})" for c in m.channels
     }
-    for c in m.channels:
-        if c.sent_us is not None:
-            events.append(
-                Event(c.sent_us, "claimed", f"{label[c.id]}: claimed and handed to the channel")
-            )
     for d in t.deliveries:
         extra = f" ({d.handovers} handovers)" if d.handovers > 1 else ""
         events.append(
@@ -173,21 +181,13 @@ def timeline_events(t: Timeline) -> list[Event]:
                 tone="ok",
             )
         )
-    reported: set[tuple[str, str]] = set()
-    for r in t.reports:
-        body = parse_content(r.body) or {}
-        status = body.get("status")
-        reported.add((r.message_id, str(status)))
-        events.append(_status_event(label.get(r.message_id, r.message_id), r.created_us, body))
-    for c in m.channels:
-        if c.status is not None and c.status_us is not None and (c.id, c.status) not in reported:
-            events.append(
-                _status_event(
-                    label[c.id],
-                    c.status_us,
-                    {"status": c.status, "err": c.err, "error": c.error},
-                )
-            )
+    for e in t.history:  # the event log: every status and every connector answer, in order
+        where = label.get(e.message_id, e.message_id)
+        if e.kind == "status":
+            body = {"status": e.status, "err": e.err, "error": e.error}
+            events.append(_status_event(where, e.at_us, body))
+        else:
+            events.append(_attempt_event(where, e))
     report_of = {r.id: r for r in t.reports}
     for a in t.attempts:
         rep = report_of.get(a.webhook_id)
@@ -208,6 +208,24 @@ def timeline_events(t: Timeline) -> list[Event]:
         )
     events.sort(key=lambda e: e.at_us)
     return events
+
+
+_ANSWERS = {
+    "accepted": ("claimed and handed to the channel", "ok"),
+    "retry": ("handed to the channel — not taken, will retry", "pending"),
+    "rejected": ("handed to the channel — refused", "bad"),
+    "unknown": ("handed to the channel — no answer (unknown, never resent blindly)", "bad"),
+}
+
+
+def _attempt_event(label: str, e: EventRow) -> Event:
+    title, tone = _ANSWERS.get(e.outcome or "", (e.outcome or "attempt", "neutral"))
+    parts = [f"via {e.connector}"] if e.connector else []
+    if e.provider_ref:
+        parts.append(f"ref {e.provider_ref}")
+    if e.error:
+        parts.append(e.error)
+    return Event(e.at_us, "claimed", f"{label}: {title}", " · ".join(parts), tone)
 
 
 def _status_event(label: str, at_us: int, body: Mapping[str, Any]) -> Event:
