@@ -283,9 +283,23 @@ async def test_no_answer_is_unknown_and_not_resent(peer: Any, make_conn: Any) ->
     assert out.outcome == Outcome.UNKNOWN
     await asyncio.sleep(0.2)
     await logged(peer, to, 1)
-    # the bind still works for the next message
-    [ok] = await h.conn.send([job(dst(), "still bound")])
+    # Nothing at all was heard from the peer since that submit: the link is given up and
+    # bound again, and the next message goes through the new one.
+    [ok] = await h.conn.send([job(dst(), "next one")])
     assert ok.outcome == Outcome.ACCEPTED
+    assert h.conn.binds == 2
+
+
+async def test_lost_answer_on_a_link_that_answers_keeps_the_link(peer: Any, make_conn: Any) -> None:
+    # Probes far more often than the submit's timeout: their answers prove the peer alive.
+    h = await make_conn(response_timeout_s=0.5, enquire_link_s=0.1)
+    to = dst("3725552")
+    [out] = await h.conn.send([job(to, "lost")])
+    assert out.outcome == Outcome.UNKNOWN
+    [ok] = await h.conn.send([job(dst(), "same link")])
+    assert ok.outcome == Outcome.ACCEPTED
+    assert h.conn.binds == 1 and h.conn.dead_links == 0
+    await logged(peer, to, 1)
 
 
 async def test_undeliverable_receipt(peer: Any, make_conn: Any) -> None:
@@ -362,3 +376,129 @@ async def test_multipart_final_only_when_all_parts_final(peer: Any, make_conn: A
     await asyncio.sleep(0.1)
     assert h.of(out.job.message_id) == ["ACK", "UNDELIV"]  # one final report for two receipts
     assert h.reports[-1].parts_count == 2
+
+
+# ---- liveness: an SMSC that keeps the TCP connection open but stops answering ----
+
+PROBE_S, ANSWER_S = 0.2, 0.3  # enquire_link_s, response_timeout_s
+
+
+@dataclass
+class Hung:
+    peer: PySmsc
+    conn: SmppConnector
+    reports: list[Report]
+    setup_s: float  # connect + bind + one submit round trip, as measured on this machine now
+
+
+@pytest.fixture
+async def hung_setup() -> AsyncIterator[Callable[..., Any]]:
+    made: list[Hung] = []
+
+    async def make(enquire_link_s: float = PROBE_S, warm_up: bool = True) -> Hung:
+        peer = PySmsc()
+        await peer.start()
+        started = time.monotonic()
+        settings = SmppSettings(
+            host="127.0.0.1",
+            port=peer.port,
+            system_id="test",
+            password="secret",
+            enquire_link_s=enquire_link_s,
+            response_timeout_s=ANSWER_S,
+        )
+        reports: list[Report] = []
+        conn = SmppConnector(settings, _now_us)
+        await conn.start(reports.append)
+        h = Hung(peer, conn, reports, 0.0)
+        made.append(h)
+        assert await conn.wait_bound(5)
+        if warm_up:
+            [out] = await conn.send([job(dst(), "warm-up")])
+            assert out.outcome == Outcome.ACCEPTED
+        h.setup_s = time.monotonic() - started
+        return h
+
+    yield make
+    for h in made:
+        await h.conn.stop()
+        await h.peer.stop()
+
+
+async def test_hung_session_is_noticed_and_the_message_waits_for_the_rebind(
+    hung_setup: Any,
+) -> None:
+    h = await hung_setup()
+    binds = h.conn.binds
+    hung_at = time.monotonic()
+    h.peer.hang()
+    await until(lambda: bool(h.peer.ignored("enquire_link")))  # a probe went unanswered
+    to = dst()
+    [out] = await h.conn.send([job(to, "sent after the SMSC went silent")])
+    assert out.outcome == Outcome.ACCEPTED
+    [closed] = h.peer.closed_hung()  # the connector closed the silent session itself...
+    noticed_s = closed["at"] - hung_at
+    # The next probe is due within enquire_link_s, its answer within response_timeout_s; the
+    # margin is for timers and sockets, scaled by how long a bind and a submit took just now.
+    assert noticed_s <= PROBE_S + ANSWER_S + 10 * h.setup_s, (noticed_s, h.setup_s)
+    assert h.conn.binds == binds + 1  # ...and bound again
+    assert h.peer.ignored("submit_sm") == []  # nothing was written into the silent session
+    assert len(submits_to(h.peer, to)) == 1
+    mid = out.job.message_id
+    await until(lambda: "DELIVRD" in [r.status for r in h.reports if r.message_id == mid])
+
+
+async def test_hung_session_that_does_not_come_back_is_retry_not_unknown(hung_setup: Any) -> None:
+    h = await hung_setup()
+    h.peer.hang(new_too=True)  # new binds are never answered either
+    await until(lambda: bool(h.peer.ignored("enquire_link")))
+    to = dst()
+    before = _now_us()
+    [out] = await h.conn.send([job(to, "nobody answers")])
+    assert out.outcome == Outcome.RETRY and out.retry_at_us is not None
+    assert out.retry_at_us > before
+    assert h.peer.ignored("submit_sm") == [] and submits_to(h.peer, to) == []  # it never left
+    assert h.peer.closed_hung()  # the silent session was given up
+    await until(lambda: bool(h.peer.ignored("bind_transceiver")))  # and a re-bind was tried
+
+
+async def test_a_batch_meeting_a_silent_smsc_waits_once_not_window_by_window(
+    hung_setup: Any,
+) -> None:
+    h = await hung_setup()  # window 10
+    h.peer.hang(new_too=True)
+    await until(lambda: bool(h.peer.ignored("enquire_link")))
+    started = time.monotonic()
+    outs = await h.conn.send([job(dst(), f"batch {i}") for i in range(30)])
+    elapsed = time.monotonic() - started
+    assert {o.outcome for o in outs} == {Outcome.RETRY}
+    assert h.peer.ignored("submit_sm") == []
+    # One wait for all: the verdict (<= response_timeout_s) and one re-bind that is not
+    # answered (response_timeout_s). Window by window it would be at least three times that.
+    assert elapsed < 3 * ANSWER_S + 10 * h.setup_s, (elapsed, h.setup_s)
+
+
+async def test_idle_link_is_probed_before_a_submit(hung_setup: Any) -> None:
+    # enquire_link_s far above the test's length: only the submit can make the connector probe.
+    h = await hung_setup(enquire_link_s=30.0, warm_up=False)
+    bound_at = time.monotonic()
+    await asyncio.sleep(ANSWER_S)  # the link has now not been heard from for response_timeout_s
+    assert time.monotonic() - bound_at >= ANSWER_S
+    h.peer.hang()
+    to = dst()
+    [out] = await h.conn.send([job(to, "after a quiet spell")])
+    assert out.outcome == Outcome.ACCEPTED
+    assert len(h.peer.ignored("enquire_link")) == 1  # probed first, and the probe went unanswered
+    assert h.peer.ignored("submit_sm") == []
+    assert h.conn.binds == 2 and len(submits_to(h.peer, to)) == 1
+
+
+async def test_the_smsc_probes_and_unbinds_are_answered(hung_setup: Any) -> None:
+    h = await hung_setup()
+    await h.peer.request("enquire_link")
+    await until(lambda: bool(h.peer.received("enquire_link_resp")))
+    await h.peer.request("unbind")
+    await until(lambda: bool(h.peer.received("unbind_resp")))
+    await until(lambda: h.conn.binds == 2)  # the SMSC ended the session: bound again
+    [out] = await h.conn.send([job(dst(), "after the SMSC's unbind")])
+    assert out.outcome == Outcome.ACCEPTED

@@ -3,6 +3,12 @@
 
 It plays the same magic destination prefixes as the Node peer (tests/peers/node-smsc/smsc.js)
 and records every received submit_sm (with the raw short_message bytes) in `self.log`.
+
+`hang()` plays an SMSC whose session hangs: the connections open at that moment stay open and
+keep reading (every PDU is logged with `"ignored": True`) but never write another byte, not
+even a pending receipt. New connections are served normally, or, with `new_too=True`, hang
+from the start (the bind is never answered). When a client closes a connection the log gets
+`{"ev": "closed", "hung": ..., "at": time.monotonic()}`.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ class PySmsc:
         self.dlr_delay_s = dlr_delay_s
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._hung: set[asyncio.StreamWriter] = set()
+        self._seqs: dict[asyncio.StreamWriter, _Seq] = {}
+        self._hang_new = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_id = 5000
         self._throttled: dict[str, int] = {}
@@ -75,8 +84,36 @@ class PySmsc:
             w.transport.abort()
         self._writers.clear()
 
+    def hang(self, *, new_too: bool = False) -> None:
+        """Stop answering on every open connection (and on new ones with `new_too`), keeping
+        the TCP connections open."""
+        self._hung.update(self._writers)
+        self._hang_new = new_too
+
+    async def request(self, command: str) -> None:
+        """Send `enquire_link` or `unbind` on every answering connection (the SMSC's side of
+        the session: the client must answer)."""
+        for w, seq in list(self._seqs.items()):
+            if w not in self._hung and not w.is_closing():
+                w.write(smpp.make_pdu(command, client=seq).generate())
+                await w.drain()
+
+    def received(self, command: str) -> list[dict[str, Any]]:
+        return [e for e in self.log if e["ev"] == "pdu" and e["command"] == command]
+
+    def ignored(self, command: str) -> list[dict[str, Any]]:
+        return [e for e in self.log if e.get("ignored") and e["command"] == command]
+
+    def closed_hung(self) -> list[dict[str, Any]]:
+        return [e for e in self.log if e["ev"] == "closed" and e["hung"]]
+
     def submits(self) -> list[dict[str, Any]]:
-        return [e for e in self.log if e["ev"] == "pdu" and e["command"] == "submit_sm"]
+        """The submit_sm PDUs received on answering connections."""
+        return [
+            e
+            for e in self.log
+            if e["ev"] == "pdu" and e["command"] == "submit_sm" and not e.get("ignored")
+        ]
 
     def _later(self, delay: float, coro: Any) -> None:
         async def run() -> None:
@@ -93,11 +130,14 @@ class PySmsc:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        if self._hang_new:
+            self._hung.add(writer)
         seq = _Seq()
+        self._seqs[writer] = seq
         bound = False
 
         async def send(pdu: Any) -> None:
-            if not writer.is_closing():
+            if not writer.is_closing() and writer not in self._hung:
                 writer.write(pdu.generate())
                 await writer.drain()
 
@@ -108,6 +148,12 @@ class PySmsc:
                 data = head + await reader.readexactly(length - 4)
                 pdu = smpp.parse_pdu(data, client=seq, allow_unknown_opt_params=True)
                 cmd = pdu.command
+                if writer in self._hung:
+                    entry = {"ev": "pdu", "command": cmd, "ignored": True, "at": time.monotonic()}
+                    if cmd == "submit_sm":
+                        entry["destination_addr"] = _s(pdu.destination_addr)
+                    self.log.append(entry)
+                    continue
                 if cmd != "submit_sm":
                     self.log.append({"ev": "pdu", "command": cmd})
                 if cmd in ("bind_transceiver", "bind_transmitter"):
@@ -133,6 +179,10 @@ class PySmsc:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            hung = writer in self._hung
+            self.log.append({"ev": "closed", "hung": hung, "at": time.monotonic()})
+            self._hung.discard(writer)
+            self._seqs.pop(writer, None)
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()

@@ -1,10 +1,10 @@
 """The SMPP 3.4 connector: one transceiver bind to one SMSC account.
 
-What this owns (the session library behind `SmppLink` owns none of it):
+What this owns (the session behind `SmppLink` owns none of it):
 
-- bind (transceiver) with reconnect and exponential back-off (0.2 s doubling to
-  `reconnect_max_s`), and a liveness probe every `enquire_link_s` (the library answers and sends
-  `enquire_link` itself; a dead session is closed and re-bound);
+- through `keeper.LinkKeeper`: bind, re-bind with back-off, an `enquire_link` every
+  `enquire_link_s`, giving up a link silent for `response_timeout_s`, and writing a submit_sm
+  only into a link heard from within `response_timeout_s` (else it waits for the re-bound link);
 - a send window (`asyncio.Semaphore(window)`) and a TPS limit per bind;
 - throttling (`ESME_RTHROTTLED` 0x58, `ESME_RMSGQFUL` 0x14): halve the rate, back off and retry
   the same part a few times; only then give up with `Outcome.RETRY`;
@@ -16,7 +16,8 @@ What this owns (the session library behind `SmppLink` owns none of it):
   when all its parts are final (DELIVRD only if all are);
 - outcomes: no `submit_sm_resp` in `response_timeout_s` (or the session dropped after the
   write) -> `Outcome.UNKNOWN`, never resent; a permanent status -> `Outcome.REJECTED`;
-  throttling or no bind before the first part -> `Outcome.RETRY` with `retry_at_us`.
+  throttling, or no live link in time for the first part (it was never written) ->
+  `Outcome.RETRY` with `retry_at_us`.
 
 `provider_ref` in an accepted outcome is the SMSC id of every part, comma-separated. Receipts
 are matched in memory (recent sends); receipts for messages sent before a restart are dropped
@@ -26,7 +27,6 @@ are matched in memory (recent sends); receipts for messages sent before a restar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -36,15 +36,16 @@ from dataclasses import dataclass, field
 import orjson
 
 from tidings.channels.port import ReportSink
+from tidings.channels.smpp.keeper import LinkKeeper
 from tidings.channels.smpp.link import (
     DeliverEvent,
     LinkError,
     LinkFactory,
-    SmppLink,
+    NotSent,
     SubmitRequest,
-    open_smpp34_link,
 )
 from tidings.channels.smpp.receipts import STAT_MAP, Receipt, id_candidates, parse_receipt
+from tidings.channels.smpp.session import open_session
 from tidings.channels.smpp.settings import SmppSettings
 from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
 from tidings.core.model import ERR_TEXT
@@ -151,96 +152,37 @@ class SmppConnector:
         self.settings = settings
         self.name = settings.name
         self._now_us = now_us
-        self._open_link: LinkFactory = link_factory or open_smpp34_link
         self._reports: ReportSink | None = None
-        self._link: SmppLink | None = None
-        self._up = asyncio.Event()
+        self._keeper = LinkKeeper(settings, link_factory or open_session, self._on_deliver)
         self._window = asyncio.Semaphore(max(1, settings.window))
         self._rate = _Rate(settings.tps)
-        self._supervisor: asyncio.Task[None] | None = None
-        self._stopping = False
         self._ref = 0
-        self._backoff = 0.2
         # normalised SMSC id -> (tracked message, part index)
         self._by_ref: OrderedDict[str, tuple[_Tracked, int]] = OrderedDict()
         # receipts that came before their submit_sm_resp: normalised id -> (receipt, when)
         self._parked: dict[str, tuple[Receipt, float]] = {}
-        self.binds = 0  # number of successful binds (for tests / metrics)
+
+    @property
+    def binds(self) -> int:
+        """Successful binds so far (for tests / metrics)."""
+        return self._keeper.binds
+
+    @property
+    def dead_links(self) -> int:
+        """Links given up because the SMSC stopped answering."""
+        return self._keeper.dead_links
 
     # ---- lifecycle ----
 
     async def start(self, reports: ReportSink) -> None:
         self._reports = reports
-        self._stopping = False
-        self._supervisor = asyncio.create_task(self._supervise(), name=f"smpp-{self.name}")
+        await self._keeper.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
-        link, self._link = self._link, None
-        self._up.clear()
-        if link is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(link.close(), 5.0)
+        await self._keeper.stop()
 
     async def wait_bound(self, timeout_s: float) -> bool:
-        try:
-            await asyncio.wait_for(self._up.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
-
-    async def _supervise(self) -> None:
-        s = self.settings
-        while not self._stopping:
-            try:
-                link = await self._open_link(s)
-            except Exception as exc:  # BindError, OSError, or bad settings: keep trying
-                log.warning("action=smpp_bind_failed connector=%s error=%s", self.name, exc)
-                await asyncio.sleep(self._backoff)
-                self._backoff = min(self._backoff * 2, s.reconnect_max_s)
-                continue
-            self.binds += 1
-            self._backoff = 0.2
-            self._link = link
-            self._up.set()
-            log.info("action=smpp_bound connector=%s host=%s:%d", self.name, s.host, s.port)
-            reader = asyncio.create_task(self._read(link))
-            keepalive = asyncio.create_task(self._keepalive(link))
-            try:
-                await asyncio.wait({reader, keepalive}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                self._up.clear()
-                self._link = None
-                for t in (reader, keepalive):
-                    t.cancel()
-                await asyncio.gather(reader, keepalive, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(link.close(), 5.0)
-            if not self._stopping:
-                log.warning("action=smpp_unbound connector=%s", self.name)
-                await asyncio.sleep(self._backoff)
-                self._backoff = min(self._backoff * 2, s.reconnect_max_s)
-
-    async def _keepalive(self, link: SmppLink) -> None:
-        while True:
-            await asyncio.sleep(self.settings.enquire_link_s)
-            if not await link.is_alive():
-                return
-
-    async def _read(self, link: SmppLink) -> None:
-        while True:
-            ev = await link.next_event()
-            if ev is None:
-                return
-            try:
-                self._on_deliver(ev)
-            except Exception:
-                log.exception("action=smpp_deliver_failed connector=%s", self.name)
+        return await self._keeper.wait_bound(timeout_s)
 
     # ---- sending ----
 
@@ -315,35 +257,45 @@ class SmppConnector:
     async def _submit_part(self, req: SubmitRequest) -> tuple[str, str]:
         """("ok", smsc_id) | ("retry", why) | ("unknown", why) | ("rejected", err)."""
         backoff = THROTTLE_BACKOFF_S
+        why = "throttled"
         for _ in range(THROTTLE_TRIES):
-            link = self._link
+            # Waiting for a live link happens outside the window, so a batch that meets a dead
+            # SMSC waits once, all together, not window by window.
+            link = await self._keeper.usable_link()
             if link is None:
-                if not await self.wait_bound(min(5.0, self.settings.response_timeout_s)):
-                    return "retry", "not bound"
-                link = self._link
-                if link is None:
-                    return "retry", "not bound"
+                return "retry", "no live bind"
             await self._rate.wait()
             async with self._window:
+                if not self._keeper.fresh(link):  # went stale while this waited for its turn
+                    why = "no live bind"
+                    continue
                 try:
-                    res = await asyncio.wait_for(link.submit(req), self.settings.response_timeout_s)
+                    async with asyncio.timeout(self.settings.response_timeout_s):
+                        res = await link.submit(req)
+                except NotSent:  # the link ended just now: look for the next one
+                    why = "no live bind"
+                    continue
                 except TimeoutError:
                     return "unknown", "no submit_sm_resp"
                 except LinkError as exc:
                     return "unknown", str(exc)
+                except ValueError as exc:  # the PDU cannot be encoded
+                    log.warning("action=smpp_submit_invalid connector=%s error=%s", self.name, exc)
+                    return "rejected", "1"
             status = res.command_status
             if status == ESME_ROK:
                 self._rate.recover()
                 return "ok", res.message_id or ""
             if status in THROTTLING:
                 self._rate.slow_down()
+                why = "throttled"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
             if status in TEMPORARY:
                 return "retry", f"SMPP status 0x{status:02X}"
             return "rejected", str(PERMANENT_ERR.get(status, 1))
-        return "retry", "throttled"
+        return "retry", why
 
     # ---- receipts ----
 

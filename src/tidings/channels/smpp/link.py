@@ -1,21 +1,19 @@
-"""`SmppLink`: the small interface the connector needs from an SMPP session library.
+"""`SmppLink`: the small interface the connector needs from one bound SMPP session.
 
-Only session mechanics live behind it (TCP, PDU codec, sequence numbers, answering the peer's
-`enquire_link`/`deliver_sm`). Everything that matters commercially (encoding, window, TPS,
-throttling, receipts, reconnects) is in `connector.py`, so the library can be replaced by
-writing one more class with these five methods.
+Only session mechanics live behind it (TCP, PDU framing, sequence numbers, answering the
+peer's `enquire_link`/`deliver_sm`/`unbind`). Everything that matters commercially (encoding,
+window, TPS, throttling, receipts, liveness, reconnects) is in the connector, so the session
+can be replaced by writing one more class with these methods. The one in use is
+`session.SmppSession`.
 
-The implementation here uses `smpp34` (Rust/tokio core, asyncio API): it takes raw
-`short_message` bytes plus `data_coding`/`esm_class`, so no hidden re-encoding or segmentation.
+A link tells its `LinkListener` about every PDU it hears and every request it writes: that is
+all the connector needs to judge whether the peer is still answering (see `liveness.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Protocol
-
-import smpp34
 
 from tidings.channels.smpp.settings import SmppSettings
 
@@ -25,7 +23,11 @@ TLV_NETWORK_ERROR_CODE = 0x0423
 
 
 class LinkError(Exception):
-    """The request's fate is unknown: it may or may not have reached the SMSC."""
+    """The request's fate is unknown: it was written and may or may not have reached the SMSC."""
+
+
+class NotSent(Exception):
+    """The request was never written (the session had ended): it certainly never left."""
 
 
 class BindError(Exception):
@@ -63,109 +65,38 @@ class DeliverEvent:
     tlvs: dict[int, bytes] = field(default_factory=dict)
 
 
+class LinkListener(Protocol):
+    def heard(self) -> None:
+        """A PDU (any PDU) arrived from the peer."""
+
+    def wrote(self, *, probe: bool) -> None:
+        """A request that expects a response was written (`probe`: an enquire_link)."""
+
+
 class SmppLink(Protocol):
     async def submit(self, req: SubmitRequest) -> SubmitResult:
-        """Send a submit_sm and await its response. Raise `LinkError` when the outcome is
-        unknown (no response, connection lost after the write)."""
+        """Write a submit_sm and await its response. Raise `NotSent` when it was not written,
+        `LinkError` when it was but its outcome is unknown (the session ended first). Does not
+        time out by itself: the caller bounds the wait."""
+        ...
+
+    def enquire_link(self) -> None:
+        """Write an enquire_link (its response reaches the listener as `heard`); `NotSent` when
+        the session has ended."""
         ...
 
     async def next_event(self) -> DeliverEvent | None:
         """The next deliver_sm from the SMSC (already acknowledged); None once the session ended."""
         ...
 
-    async def is_alive(self) -> bool: ...
+    async def close(self) -> None:
+        """Unbind (bounded by the response timeout) and close."""
+        ...
 
-    async def close(self) -> None: ...
+    def abort(self) -> None:
+        """Close at once, without an unbind: for a peer that no longer answers."""
+        ...
 
 
 class LinkFactory(Protocol):
-    async def __call__(self, settings: SmppSettings) -> SmppLink: ...
-
-
-class Smpp34Link:
-    """A transceiver bind through smpp34. The library answers `enquire_link` and `deliver_sm`
-    itself and runs its own session timers (it sends `enquire_link` every 30 s: verified
-    against the Node peer; the interval is not configurable from Python); it does not bound the in-flight window (verified:
-    8 outstanding with window_size=4), so the connector enforces the window."""
-
-    def __init__(self, client: smpp34.Client, session: smpp34.Smsc) -> None:
-        self._client = client
-        self._session = session
-        self._ended = False
-
-    @classmethod
-    async def open(cls, settings: SmppSettings) -> Smpp34Link:
-        client = smpp34.Client(
-            settings.host,
-            settings.port,
-            settings.system_id,
-            settings.password,
-            bind_type="TRX",
-            system_type=settings.system_type,
-            window_size=max(1, settings.window),
-            connect_timeout_ms=int(min(settings.response_timeout_s, 10.0) * 1000),
-        )
-        try:
-            session = await client.connect()
-        except (smpp34.SmppError, OSError) as exc:
-            raise BindError(str(exc)) from exc
-        return cls(client, session)
-
-    async def submit(self, req: SubmitRequest) -> SubmitResult:
-        if self._ended:
-            raise LinkError("session ended")
-        try:
-            resp = await self._session.submit_sm(
-                req.destination_addr,
-                req.short_message,
-                source_addr=req.source_addr,
-                source_addr_ton=req.source_addr_ton,
-                source_addr_npi=req.source_addr_npi,
-                dest_addr_ton=req.dest_addr_ton,
-                dest_addr_npi=req.dest_addr_npi,
-                esm_class=req.esm_class,
-                data_coding=req.data_coding,
-                registered_delivery=req.registered_delivery,
-                validity_period=req.validity_period,
-            )
-        except (smpp34.SmppError, OSError) as exc:
-            # smpp34 reports its own response timeout and a dropped session as ESME_RSYSERR,
-            # indistinguishable from each other: the outcome is unknown.
-            raise LinkError(str(exc)) from exc
-        return SubmitResult(resp.command_status, resp.message_id)
-
-    async def next_event(self) -> DeliverEvent | None:
-        if self._ended:
-            return None
-        ev = await self._session.next()
-        if isinstance(ev, smpp34.Disconnected):
-            self._ended = True
-            return None
-        return DeliverEvent(
-            ev.esm_class,
-            ev.source_addr,
-            ev.destination_addr,
-            ev.data_coding,
-            ev.short_message,
-            {t.tag: t.value for t in ev.tlvs},
-        )
-
-    async def is_alive(self) -> bool:
-        if self._ended:
-            return False
-        try:
-            return await self._client.is_alive()
-        except smpp34.SmppError:
-            return False
-
-    async def close(self) -> None:
-        if not self._ended:
-            with contextlib.suppress(smpp34.SmppError, OSError):
-                await self._session.unbind()
-        self._ended = True
-        with contextlib.suppress(smpp34.SmppError, OSError):
-            await self._client.stop()
-
-
-async def open_smpp34_link(settings: SmppSettings) -> SmppLink:
-    return await Smpp34Link.open(settings)
+    async def __call__(self, settings: SmppSettings, listener: LinkListener) -> SmppLink: ...

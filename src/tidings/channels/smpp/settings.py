@@ -18,3 +18,8 @@ class SmppSettings:
     response_timeout_s: float = 30.0
     reconnect_max_s: float = 60.0
     name: str = "smpp"
+
+    def __post_init__(self) -> None:
+        # The watchdog schedules by these: zero or less would make it spin.
+        if self.enquire_link_s <= 0 or self.response_timeout_s <= 0:
+            raise ValueError("enquire_link_s and response_timeout_s must be positive")
