@@ -25,6 +25,9 @@ class SendJob:
     sender: str
     validity_s: int
     content: str
+    # When the channel's validity ends (UTC us; None: unknown). A connector that retries
+    # internally (SMPP throttling) stops there: the channel cannot deliver in time anyway.
+    deadline_us: int | None = None
 
 
 class Outcome(StrEnum):

@@ -140,7 +140,7 @@ async def _fenced(tx: Tx, claims: Sequence[Claim]) -> list[Claim]:
     return [c for c in claims if (c.timer_id, c.lease_token) in held]
 
 
-def _job(timer_id: int, lease_token: int, due_us: int, o: Omni, c: Chan) -> SendJob:
+def _job(timer_id: int, lease_token: int, due_us: int, o: Omni, c: Chan, now_us: int) -> SendJob:
     return SendJob(
         timer_id,
         lease_token,
@@ -154,6 +154,7 @@ def _job(timer_id: int, lease_token: int, due_us: int, o: Omni, c: Chan) -> Send
         c.sender,
         c.validity_s,
         c.content or "",
+        c.deadline_us(now_us),
     )
 
 
@@ -184,7 +185,9 @@ async def start_attempts(
         if claim.kind == TimerKind.SEND:
             result.cancelled += o.state == "cancelled"
             if lifecycle.on_fire_send(w, o, c):
-                result.sends.append(_job(claim.timer_id, claim.lease_token, claim.due_us, o, c))
+                result.sends.append(
+                    _job(claim.timer_id, claim.lease_token, claim.due_us, o, c, now_us)
+                )
         else:
             lifecycle.on_deadline(w, o, c)
     await _flush(tx, w, lease_until_us)
@@ -283,7 +286,7 @@ async def recover_expired(
             if o is None or c is None:
                 continue
             lifecycle.on_recovered(w, o, c)
-            unknown.append(_job(r[0], lease_token, r[3], o, c))
+            unknown.append(_job(r[0], lease_token, r[3], o, c, now_us))
         await _flush(tx, w)
     return RecoveryResult(len(sends), tuple(unknown))
 

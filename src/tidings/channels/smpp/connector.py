@@ -225,7 +225,7 @@ class SmppConnector:
                 registered_delivery=1,
                 validity_period=validity_period(j.validity_s),
             )
-            kind, value = await self._submit_part(req)
+            kind, value = await self._submit_part(req, j.deadline_us)
             if kind == "ok":
                 refs.append(value)
                 self._track(value, tracked, idx)
@@ -254,8 +254,13 @@ class SmppConnector:
             j, Outcome.ACCEPTED, self.name, provider_ref=",".join(refs), parts_count=total
         )
 
-    async def _submit_part(self, req: SubmitRequest) -> tuple[str, str]:
-        """("ok", smsc_id) | ("retry", why) | ("unknown", why) | ("rejected", err)."""
+    async def _submit_part(
+        self, req: SubmitRequest, deadline_us: int | None = None
+    ) -> tuple[str, str]:
+        """("ok", smsc_id) | ("retry", why) | ("unknown", why) | ("rejected", err).
+
+        Throttled tries stop at `deadline_us` (the channel's validity end): past it the part
+        could not be delivered in time, and the engine moves on to the next channel."""
         backoff = THROTTLE_BACKOFF_S
         why = "throttled"
         for _ in range(THROTTLE_TRIES):
@@ -289,6 +294,8 @@ class SmppConnector:
             if status in THROTTLING:
                 self._rate.slow_down()
                 why = "throttled"
+                if deadline_us is not None and self._now_us() + backoff * 1e6 >= deadline_us:
+                    return "retry", "throttled until the validity ran out"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
