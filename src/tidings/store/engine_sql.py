@@ -343,6 +343,9 @@ async def finish_attempts(
             continue
         if out.outcome == Outcome.ACCEPTED:
             plan.chan_meta[c.id] = (out.connector, out.provider_ref, out.parts_count, out.handed_us)
+        elif out.outcome == Outcome.UNKNOWN:
+            # Which connector may have it: its callbacks can still name the message by our id.
+            plan.chan_meta[c.id] = (out.connector, None, out.parts_count, None)
         if j.timer_id not in held:
             # A final report already ended the attempt (normal with fast receipts), or a
             # recovery took the timer over (a lost lease): record facts only.
