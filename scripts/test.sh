@@ -18,6 +18,10 @@ export TIDINGS_MESSENTE_252="$PWD/.venv/messente-api-2.5.2"
 if command -v npm >/dev/null 2>&1 && [ ! -d tests/peers/node-smsc/node_modules/smpp ]; then
   npm ci --prefix tests/peers/node-smsc --no-audit --no-fund --loglevel=error
 fi
+# axe-core for the browser tests' accessibility check (tests/browser/package.json), likewise.
+if command -v npm >/dev/null 2>&1 && [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+fi
 
 echo "== ruff"; .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check --quiet src tests bench

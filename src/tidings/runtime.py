@@ -99,7 +99,10 @@ def settings_from_env(
     )
     return ServeSettings(
         database=database,
-        api=ApiSettings(webhook_policy=policy),
+        api=ApiSettings(
+            webhook_policy=policy,
+            metrics_token=os.environ.get("TIDINGS_METRICS_TOKEN", "").strip() or None,
+        ),
         webhook_policy=policy,
         outbox=outbox,
         host=host,

@@ -243,6 +243,31 @@ def test_loopback_dlr_url_refused_without_allow_list(server: Server, receiver: R
         assert r.status_code == 400, url
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost./dlr",
+        "http://a.localhost/dlr",
+        "http://127.0.0.1./dlr",
+        "http://2130706433./dlr",
+        "http://10.0.0.1./dlr",
+    ],
+)
+def test_loopback_names_and_trailing_dots_refused_at_send(shared_server: Server, url: str) -> None:
+    with shared_server.client() as c:
+        r = c.post(
+            "/v1/omnimessage",
+            json={
+                "to": "+37251234567",
+                "dlr_url": url,
+                "messages": [{"channel": "sms", "text": "x"}],
+            },
+        )
+    assert r.status_code == 400, (url, r.text)
+    err = r.json()["errors"][0]
+    assert err["source"] == "dlr_url" and err["code"] == "105"
+
+
 def test_cancelled_chain_sends_nothing(hook_server: Server, receiver: Receiver) -> None:
     api, reports = _api(hook_server)
     at = datetime.now(UTC) + timedelta(seconds=1.5)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from pathlib import Path
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.server import Server
+from tests.e2e.server import Server, run_cli
 
 
 def _samples(server: Server) -> dict[str, float]:
@@ -67,3 +70,32 @@ def test_metrics_count_what_happened(server: Server) -> None:
     assert after["tidings_lateness_seconds_count"] - before["tidings_lateness_seconds_count"] == 4
     assert after["tidings_sent_total:sms"] >= 4
     assert after["tidings_claimed_total"] - before["tidings_claimed_total"] >= 4
+
+
+def test_metrics_are_open_by_default(server: Server) -> None:
+    r = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert r.status_code == 200 and "tidings_pending" in r.text
+
+
+def test_metrics_token_closes_metrics(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'tidings.db'}"
+    run_cli("accounts", "add", "alice", "--password", "alice-secret-pw", database=database)
+    srv = Server(tmp_path, database, env={"TIDINGS_METRICS_TOKEN": "scrape-me-0123"})
+    srv.start()
+    try:
+        url = f"{srv.url}/metrics"
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic YWxpY2U6YWxpY2Utc2VjcmV0LXB3"},  # an API account is not it
+            {"Authorization": "scrape-me-0123"},
+        ):
+            r = httpx.get(url, headers=headers, timeout=10)
+            assert r.status_code == 401, headers
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert r.json()["errors"][0]["code"] == "103"
+        r = httpx.get(url, headers={"Authorization": "Bearer scrape-me-0123"}, timeout=10)
+        assert r.status_code == 200 and "tidings_pending" in r.text
+        assert httpx.get(f"{srv.url}/healthz", timeout=10).status_code == 200  # still open
+    finally:
+        srv.stop(signal.SIGKILL)

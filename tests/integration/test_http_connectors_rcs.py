@@ -97,6 +97,20 @@ async def test_rich_card_delivered_then_read(tmp_path: Path, rbm: RcsStandin) ->
         assert st[0]["err"] == 10 and gw.reported(mid, "SEEN") == 1
 
 
+async def test_token_uri_setting_is_used(tmp_path: Path, rbm: RcsStandin) -> None:
+    """`token_uri` moves the OAuth token endpoint (base_url moves only the RBM API); the sender
+    is the RBM agent id, in the form RBM gives it."""
+    cfg = config(rbm)
+    cfg["connectors"]["rbm"]["token_uri"] = f"{rbm.base_url}/elsewhere/token"
+    sa = {"RBM_SA": rbm.service_account_json(token_uri=None)}
+    async with gateway(tmp_path, cfg, {**env(rbm), **sa}) as gw:
+        omni = await gw.send(TO, {"channel": "rcs", "sender": "my-agent_1", "text": "hi"})
+        st = await gw.wait_status(omni, lambda s: s[0]["status"] == "ACK")
+        assert st[0]["sender"] == "my-agent_1"
+        assert rbm.token_paths == ["/elsewhere/token"] and rbm.tokens_issued == 1
+        assert rbm.received[-1][1]["messageId"] == st[0]["message_id"]
+
+
 async def test_no_rcs_device_falls_back_at_once(tmp_path: Path, rbm: RcsStandin) -> None:
     rbm.behaviour[TO] = "no_rcs"
     async with gateway(tmp_path, config(rbm), env(rbm)) as gw:

@@ -167,6 +167,46 @@ async def test_timeout_after_sending_is_unknown_and_never_resent(
         assert view.channels[0].state == "unknown"
 
 
+async def test_callback_after_a_timeout_is_matched_by_our_id(
+    tmp_path: Path, wa: tuple[WhatsAppStandin, str]
+) -> None:
+    """The send timed out, so we never learnt the wamid; the status callback still carries our
+    id as `biz_opaque_callback_data`: the channel is delivered and the chain stops there."""
+    standin, url = wa
+    standin.behaviour[TO[1:]] = "slow"
+    standin.slow_s = 1.0
+    sms = {"channel": "sms", "text": "Your code is 1234"}
+    async with gateway(tmp_path, config(url, timeout_s=0.2), ENV) as gw:
+        omni = await gw.send(TO, {**TEXT, "ttl": 30}, sms)
+
+        async def whatsapp_state() -> str:
+            view = await gw.store.get_omnimessage(1, omni)
+            assert view is not None
+            return view.channels[0].state
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while await whatsapp_state() != "unknown":
+            assert asyncio.get_running_loop().time() < deadline, "never became unknown"
+            await asyncio.sleep(0.02)
+        await wait_for(lambda: TO[1:] in standin.ids)  # the stand-in did take it, late
+        mid = (await gw.status(omni))[0]["message_id"]
+        body = standin.received[0][1]
+        assert body["biz_opaque_callback_data"] == mid
+
+        delivered = standin.status_callback(
+            standin.wamid_for(TO[1:]), "delivered", TO[1:], opaque=mid
+        )
+        r = await gw.callback("wa", *delivered)
+        assert r.status_code == 200, r.text
+        st = await gw.wait_status(omni, lambda s: s[0]["status"] == "DELIVRD")
+        assert st[0]["err"] == 0
+        assert st[1]["status"] is None  # SMS never sent
+        # Nothing is left to fire: no deadline that could expire WhatsApp and try SMS.
+        assert await gw.store.next_due_us() is None
+        assert len(standin.received) == 1
+        assert await gw.store.list_sandbox_messages(1, None) == []
+
+
 async def test_verification_handshake(tmp_path: Path, wa: tuple[WhatsAppStandin, str]) -> None:
     _, url = wa
     async with gateway(tmp_path, config(url), ENV) as gw:

@@ -16,6 +16,7 @@ from tidings.core.dispatch import Outcome
 from tidings.store import engine_sql
 from tidings.store.base import Store
 from tidings.store.factory import open_store
+from tidings.store.provider_sql import ProviderEventKey
 from tidings.store.records import (
     CancelResult,
     Claim,
@@ -506,6 +507,29 @@ async def test_sandbox_inbox(store: Store) -> None:
     assert [m.message_id for m in await store.list_sandbox_messages(2, None)] == ["m3"]
     assert await store.sandbox_has(["m0", "m3", "zz"]) == {"m0", "m3"}
     assert await store.sandbox_has([]) == set()
+
+
+# provider callbacks
+
+
+async def test_provider_event_matched_by_our_id_after_a_lost_answer(store: Store) -> None:
+    """A send that timed out left no provider ref: an event echoing our id still matches it
+    (for the connector that was handed the message only), and teaches us the ref."""
+    t = await store.now_us()
+    _, job = await sent(store, t, ("whatsapp", 60))
+    await store.finish_attempts([SendOutcome(job, Outcome.UNKNOWN, "wa")], t + 1)
+
+    async def matched(connector: str, *events: ProviderEventKey) -> list[tuple[str | None, bool]]:
+        res = await store.record_provider_events(connector, events, t + 2)
+        return [(r.message_id, r.new) for r in res]
+
+    mid = job.message_id
+    ref_only = ProviderEventKey("wamid.1:sent", "wamid.1")
+    delivered = ProviderEventKey("wamid.1:delivered", "wamid.1", mid)
+    assert await matched("wa", ref_only) == [(None, False)]
+    assert await matched("wa2", delivered) == [(None, False)]  # not the connector handed it
+    assert await matched("wa", delivered) == [(mid, True)]
+    assert await matched("wa", delivered, ref_only) == [(mid, False), (mid, True)]
 
 
 async def test_pending_count_and_next_due(store: Store) -> None:

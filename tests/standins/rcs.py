@@ -37,6 +37,7 @@ class RcsStandin:
     behaviour: dict[str, str] = field(default_factory=dict)
     received: list[tuple[str, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     tokens_issued: int = 0
+    token_paths: list[str] = field(default_factory=list)
     key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -44,31 +45,34 @@ class RcsStandin:
     _tokens: set[str] = field(default_factory=set)
     _seen_ids: set[str] = field(default_factory=set)
 
-    def service_account_json(self) -> str:
+    def service_account_json(self, token_uri: str | None = "/token") -> str:
+        """The key file; `token_uri`: a path on the stand-in, or None to leave the field out."""
         pem = self.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        return json.dumps(
-            {
-                "type": "service_account",
-                "client_email": self.client_email,
-                "private_key": pem,
-                "private_key_id": "k1",
-                "token_uri": f"{self.base_url}/token",
-            }
-        )
+        key: dict[str, str] = {
+            "type": "service_account",
+            "client_email": self.client_email,
+            "private_key": pem,
+            "private_key_id": "k1",
+        }
+        if token_uri is not None:
+            key["token_uri"] = f"{self.base_url}{token_uri}"
+        return json.dumps(key)
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/token", self._token, methods=["POST"]),
+                Route("/elsewhere/token", self._token, methods=["POST"]),
                 Route("/v1/phones/{msisdn}/agentMessages", self._send, methods=["POST"]),
             ]
         )
 
     async def _token(self, request: Request) -> Response:
+        self.token_paths.append(request.url.path)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return JSONResponse({"error": "unsupported_grant_type"}, 400)

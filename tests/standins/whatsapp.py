@@ -80,15 +80,23 @@ class WhatsAppStandin:
         return self.ids[to_digits]
 
     def status_callback(
-        self, wamid: str, status: str, to_digits: str, errors: list[dict[str, Any]] | None = None
+        self,
+        wamid: str,
+        status: str,
+        to_digits: str,
+        errors: list[dict[str, Any]] | None = None,
+        opaque: str | None = None,
     ) -> tuple[bytes, dict[str, str]]:
-        """A status webhook body and headers, signed as Meta signs them."""
+        """A status webhook body and headers, signed as Meta signs them. `opaque`: the
+        `biz_opaque_callback_data` the message was sent with (Meta echoes it in its statuses)."""
         st: dict[str, Any] = {
             "id": wamid,
             "status": status,
             "timestamp": str(int(time.time())),
             "recipient_id": to_digits,
         }
+        if opaque is not None:
+            st["biz_opaque_callback_data"] = opaque
         if errors:
             st["errors"] = errors
         body = orjson.dumps(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tidings.config import ConfigError, load_config, parse_config
 
@@ -196,3 +199,33 @@ def test_file_errors_are_prefixed_with_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_config(path, {})
     assert str(exc.value) == f"{path}: routes.sms: no connector named 'ghost' in [connectors]"
+
+
+def _rbm(token_uri_in_key: str | None, **extra: str) -> dict[str, Any]:
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    key = {"client_email": "a@b.iam.gserviceaccount.com", "private_key": pem}
+    if token_uri_in_key is not None:
+        key["token_uri"] = token_uri_in_key
+    section = {"type": "rcs", "agent_id": "a", "client_token": "t", **extra}
+    section["service_account_json"] = json.dumps(key)
+    return {"connectors": {"r": section}}
+
+
+def test_rcs_token_uri() -> None:
+    """Google's token endpoint unless the key file or the `token_uri` setting says otherwise."""
+    google = "https://oauth2.googleapis.com/token"
+    assert parse_config(_rbm(None), {}).connectors["r"].settings.token_uri == google
+    in_key = parse_config(_rbm("https://keyfile.test/token"), {})
+    assert in_key.connectors["r"].settings.token_uri == "https://keyfile.test/token"
+    setting = _rbm("https://keyfile.test/token", token_uri="https://proxy.test/token")
+    assert (
+        parse_config(setting, {}).connectors["r"].settings.token_uri == "https://proxy.test/token"
+    )

@@ -63,8 +63,10 @@ def test_info_servers_and_security() -> None:
     scheme = DOC["components"]["securitySchemes"]["basicAuth"]
     assert scheme == {**scheme, "type": "http", "scheme": "basic"}
     assert DOC["security"] == [{"basicAuth": []}]
-    for path in ("/metrics", "/healthz"):
-        assert DOC["paths"][path]["get"]["security"] == []
+    assert DOC["paths"]["/healthz"]["get"]["security"] == []
+    # open by default, a bearer token when TIDINGS_METRICS_TOKEN is set
+    assert DOC["paths"]["/metrics"]["get"]["security"] == [{}, {"metricsToken": []}]
+    assert DOC["components"]["securitySchemes"]["metricsToken"]["scheme"] == "bearer"
 
 
 # -- status codes -----------------------------------------------------------------------------------
@@ -239,6 +241,7 @@ def test_omnimessage_fields() -> None:
             "suggestions": [{"reply": {"text": "Yes", "postback_data": "y"}}],
         },
         {"channel": "telegram", "text": "Hi", "image_url": "https://x.ee/a.png", "validity": 60},
+        {"channel": "rcs", "sender": "acme_x1_agent", "text": "Hi"},  # an RBM agent id
     ],
 )
 def test_valid_requests_match_schema_and_server(message: dict[str, Any]) -> None:
@@ -256,6 +259,10 @@ def test_valid_requests_match_schema_and_server(message: dict[str, Any]) -> None
         {"to": "+37251234567", "messages": [{"channel": "sms", "text": "Hi", "validity": 10081}]},
         {"to": "+37251234567", "messages": [{"channel": "sms", "text": "Hi", "sender": "x" * 12}]},
         {"to": "+37251234567", "messages": [{"channel": "rcs", "text": "no sender"}]},
+        {
+            "to": "+37251234567",
+            "messages": [{"channel": "rcs", "text": "Hi", "sender": "my agent"}],
+        },
         {"to": "+37251234567", "messages": [{"channel": "telegram", "text": "Hi", "ttl": 60}]},
         {
             "to": "+37251234567",

@@ -941,6 +941,34 @@ def test_rcs_without_sender(sender: str | None) -> None:
     assert error(body(message)) == (MISSING, "messages[0].sender")
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "my-agent",
+        "acme_x1_agent",
+        "CoffeeShop",
+        "a",
+        "agent.v2",
+        "acme_x1_agent@rbm.goog",
+        "A" * 100,
+    ],
+)
+def test_rcs_sender_is_an_agent_id(sender: str) -> None:
+    """The SMS sender rule would refuse most of these (a '-', '_', more than 11 characters)."""
+    assert one(rcs(text="hi", sender=sender)).sender == sender
+
+
+@pytest.mark.parametrize(
+    "sender", ["", "Coffee Shop", "-agent", "_agent", "a/b", "ägent", "a" * 101, "a\nb"]
+)
+def test_rcs_sender_not_an_agent_id(sender: str) -> None:
+    assert error(body(rcs(text="hi", sender=sender))) == (INVALID, "messages[0].sender")
+
+
+def test_sms_sender_rule_is_unchanged_by_the_rcs_rule() -> None:
+    assert error(body(sms(sender="my-agent"))) == (INVALID, "messages[0].sender")
+
+
 def test_rcs_dial_number_is_normalised() -> None:
     fields = with_action(dial_action={"phone_number": "37251234567"})
     content = one(rcs(**fields)).content

@@ -13,6 +13,8 @@ from tidings.webhooks.guard import (
     TargetBlocked,
     TargetPolicy,
     blocked_reason,
+    early_problem,
+    numeric_address,
     parse_target,
     resolve_target,
 )
@@ -259,3 +261,110 @@ def test_blocked_reason_table() -> None:
     assert blocked_reason(ip("::127.0.0.1")) is not None  # IPv4-compatible, deprecated
     assert blocked_reason(ip("2001:db8::1")) == "documentation"
     assert blocked_reason(ip("2001::1")) == "Teredo"
+
+
+# send-time checks: decided without DNS
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("2130706433.", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0x7f.1.", "127.0.0.1"),
+        ("017700000001", "127.0.0.1"),
+        ("0177.0.0.01", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("10.1.258", "10.1.1.2"),
+        ("0", "0.0.0.0"),
+        ("0x", "0.0.0.0"),
+        ("169.254.43518", "169.254.169.254"),
+        ("93.184.216.34", "93.184.216.34"),
+        ("::1", "::1"),
+    ],
+)
+def test_numeric_hosts_are_read_as_browsers_read_them(host: str, address: str) -> None:
+    assert numeric_address(host) == ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "example.com.",
+        "1.2.3.4.5",  # five parts: a name
+        "4294967296",  # more than 32 bits
+        "256.1.1.1",
+        "1.2.3.256",
+        "1.2.65536",
+        "08.1.1.1",  # not octal
+        "0xg.1",
+        "1.2.3.a",
+        "a.1",
+        "1..2",
+    ],
+)
+def test_names_are_not_numeric(host: str) -> None:
+    assert numeric_address(host) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/",
+        "http://localhost./",
+        "http://LocalHost.:8080/dlr",
+        "http://a.localhost/",
+        "http://a.b.localhost./x",
+        "http://localhost.localdomain/",
+        "http://ip6-localhost/",
+        "http://127.0.0.1./",
+        "http://2130706433./",
+        "http://0x7f.1./",
+        "http://017700000001/",
+        "http://10.0.0.1./",
+        "http://169.254.43518/",
+        "http://[::1]/",
+        "http://0/",
+        "ftp://example.com/",
+        "http://exa mple.com/",
+    ],
+)
+async def test_early_problem_refuses_what_needs_no_dns(url: str) -> None:
+    problem = await early_problem(url, DENY)
+    assert problem is not None, url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/dlr",
+        "https://example.com./dlr",
+        "http://93.184.216.34./",
+        "http://localhost.example.com/",  # a real name under a public domain: told at delivery
+        "http://notlocalhost/",
+    ],
+)
+async def test_early_problem_passes_public_and_unresolved_names(url: str) -> None:
+    assert await early_problem(url, DENY) is None
+
+
+async def test_early_problem_follows_the_allow_list() -> None:
+    for url in ("http://localhost:8000/", "http://a.localhost./", "http://127.0.0.1.:8000/"):
+        assert await early_problem(url, TESTS) is None, url
+    only_v4 = TargetPolicy.allowing("127.0.0.0/8")
+    assert await early_problem("http://localhost/", only_v4) is None
+    assert await early_problem("http://10.0.0.1./", TESTS) is not None
+
+
+async def test_delivery_reads_trailing_dot_literals_without_dns() -> None:
+    dns = fake_dns({})
+    with pytest.raises(TargetBlocked) as exc:
+        await resolve_target("http://127.0.0.1./", DENY, resolver=dns)
+    assert "loopback" in exc.value.reason and dns.calls == []
+    target = await resolve_target("http://127.0.0.1.:9/", TESTS, resolver=dns)
+    assert target.addresses == (ipaddress.IPv4Address("127.0.0.1"),)

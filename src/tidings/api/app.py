@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,14 +15,31 @@ from starlette.routing import Route
 
 from tidings.api import errors, routes_messages, routes_providers
 from tidings.api.context import ApiContext
+from tidings.api.errors import ApiError
 from tidings.api.openapi import docs_html, openapi_document
 from tidings.api.responses import json_response
-from tidings.core.errors import RequestInvalid
+from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.ui import console_routes
 
 
+def _bearer_matches(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 async def metrics(request: Request) -> Response:
+    """Open by default (scrapers usually sit next to the process); `TIDINGS_METRICS_TOKEN`
+    closes it to all but `Authorization: Bearer <token>`."""
     ctx: ApiContext = request.app.state.ctx
+    token = ctx.settings.metrics_token
+    if token is not None and not _bearer_matches(request.headers.get("authorization"), token):
+        raise ApiError(
+            401,
+            [ErrorItem(*UNAUTHORIZED, "/metrics needs Authorization: Bearer <metrics token>")],
+            {"WWW-Authenticate": 'Bearer realm="Tidings metrics"'},
+        )
     return Response(generate_latest(ctx.engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -18,6 +18,8 @@ class ApiSettings:
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 32 * 1024 * 1024
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
+    # When set, `/metrics` wants `Authorization: Bearer <token>`; by default it is open.
+    metrics_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,13 +222,17 @@ def _sender(required: bool) -> Schema:
         f"spaces, at least one letter), or a number of up to {SENDER_DIGITS_MAX} digits with "
         "an optional leading `+`."
     )
-    if required:
-        text = f"Sender identity (RBM agent). **Required for rcs.** {rule}"
-    else:
-        text = (
-            f"Sender identity. {rule} When absent, the account's default sender is used and "
-            "echoed in the send response."
+    if required:  # rcs: the sender is the RBM agent id
+        return _string(
+            f"The RBM agent that sends. **Required for rcs.** Rule: {vc.RCS_AGENT_ID_RULE}.",
+            max_len=vc.RCS_AGENT_ID_MAX,
+            pattern=vc.RCS_AGENT_ID_PATTERN,
+            example="my-agent",
         )
+    text = (
+        f"Sender identity. {rule} When absent, the account's default sender is used and "
+        "echoed in the send response."
+    )
     return _string(text, max_len=SENDER_DIGITS_MAX + 1, pattern=SENDER_PATTERN, example="Tidings")
 
 
@@ -1218,13 +1222,18 @@ def _paths() -> dict[str, Any]:
                 "tags": ["Operations"],
                 "summary": "Prometheus metrics",
                 "description": "Engine counters and histograms in the Prometheus text format. "
-                "No authentication.",
-                "security": [],
+                "No authentication by default; when the server sets `TIDINGS_METRICS_TOKEN`, "
+                "`Authorization: Bearer <that token>` is required.",
+                "security": [{}, {"metricsToken": []}],
                 "responses": {
                     "200": {
                         "description": "Metrics.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": _response(
+                        "`TIDINGS_METRICS_TOKEN` is set and the bearer token is missing or wrong.",
+                        _ref("ErrorOmnichannel"),
+                    ),
                 },
             }
         },
@@ -1342,7 +1351,12 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "basic",
                     "description": "The account's API username and password.",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`TIDINGS_METRICS_TOKEN`, for `/metrics` when it is set.",
+                },
             },
             "schemas": schemas,
             "responses": _error_responses(),

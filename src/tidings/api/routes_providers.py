@@ -2,9 +2,10 @@
 
 Each callback is authenticated by the connector (signature or secret token: 401 without
 credentials, 403 with wrong ones, and nothing is read further), parsed into provider events,
-matched to our message ids through `channel_messages.provider_ref`, de-duplicated in the
-`provider_events` table (`INSERT ... ON CONFLICT DO NOTHING` decides) and only then handed to
-the engine's report recorder. A replayed callback therefore changes nothing.
+matched to our message ids (by our own id when the provider echoes it, else through
+`channel_messages.provider_ref`), de-duplicated in the `provider_events` table
+(`INSERT ... ON CONFLICT DO NOTHING` decides) and only then handed to the engine's report
+recorder. A replayed callback therefore changes nothing.
 
 An event whose provider ref is not known yet (a callback that overtook our own record of the
 send) is not recorded; if it is recent, the answer is 503 so the provider retries it later.
@@ -85,7 +86,7 @@ async def provider_webhook(request: Request) -> Response:
         return Response(b"ok", 200, media_type="text/plain")
     now = ctx.engine.clock.now_us()
     results = await ctx.engine.store.record_provider_events(
-        conn.name, [ProviderEventKey(e.key, e.provider_ref) for e in events], now
+        conn.name, [ProviderEventKey(e.key, e.provider_ref, e.message_id) for e in events], now
     )
     new = unknown_recent = 0
     for e, res in zip(events, results, strict=True):

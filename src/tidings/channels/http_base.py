@@ -74,7 +74,8 @@ class ProviderEvent:
     """A status from a provider callback, before it is matched to our message id.
 
     `key` de-duplicates (the provider's event id, or `ref:status`); `provider_ref` is the id the
-    provider gave the message on send (stored in channel_messages.provider_ref).
+    provider gave the message on send (stored in channel_messages.provider_ref); `message_id` is
+    our id when the provider echoes it (it matches even when the send's answer was lost).
     """
 
     key: str
@@ -83,6 +84,7 @@ class ProviderEvent:
     err: int
     error: str | None
     at_us: int
+    message_id: str | None = None
 
 
 @dataclass(slots=True)

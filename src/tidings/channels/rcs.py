@@ -108,6 +108,9 @@ def service_account_jwt(sa: ServiceAccount, token_uri: str, now_s: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RcsSettings:
+    """`token_uri` is where the service-account JWT is exchanged for an access token: a
+    setting of its own, since `http.base_url` moves only the RBM API (e.g. to a proxy)."""
+
     agent_id: str
     service_account: ServiceAccount
     client_token: str

@@ -3,7 +3,8 @@
 Send: `POST {base}/{version}/{phone_number_id}/messages` with a Bearer token. Our `whatsapp`
 content maps 1:1 onto the Graph payload (`text`, `template`, `image`, `video`, `audio`,
 `document`, `sticker`). The Graph API takes no idempotency key, so our message id travels as
-`biz_opaque_callback_data` (echoed in status callbacks) and a timeout after sending is UNKNOWN.
+`biz_opaque_callback_data` (echoed in status callbacks) and a timeout after sending is UNKNOWN;
+its statuses are matched by that id, since we never learnt the wamid.
 
 Callbacks: `GET` subscription handshake (`hub.verify_token` -> echo `hub.challenge`), then `POST`s
 signed with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`.
@@ -176,6 +177,7 @@ class WhatsAppConnector(HttpConnector[WhatsAppSettings]):
                         first = st["errors"][0]
                         if isinstance(first, dict) and first.get("title"):
                             error = str(first["title"])[:200]
+                    ours = st.get("biz_opaque_callback_data")
                     out.append(
                         ProviderEvent(
                             f"{wamid}:{raw}",
@@ -184,6 +186,7 @@ class WhatsAppConnector(HttpConnector[WhatsAppSettings]):
                             err,
                             error,
                             seconds_to_us(st.get("timestamp"), now),
+                            ours if isinstance(ours, str) and ours else None,
                         )
                     )
         return out

@@ -299,6 +299,9 @@ def on_answer(w: Writes, o: Omni, c: Chan, out: SendOutcome, lease_held: bool) -
     )
     if out.outcome == Outcome.ACCEPTED:
         w.meta[c.id] = AnswerMeta(out.connector, out.provider_ref, out.parts_count, out.handed_us)
+    elif out.outcome == Outcome.UNKNOWN:
+        # Which connector may have it: its callbacks can still name the message by our id.
+        w.meta[c.id] = AnswerMeta(out.connector, None, out.parts_count, None)
     if not lease_held:
         return c.state not in FINAL_CHANNEL_STATES
     deadline = c.deadline_us(w.now_us)

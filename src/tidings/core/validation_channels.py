@@ -49,6 +49,17 @@ TELEGRAM_TEXT_MAX = 4096  # Telegram Bot API message limit
 
 ENVELOPE_KEYS = frozenset({"channel", "sender", "validity", "ttl"})
 
+# An RCS sender is the RBM agent that sends (`agentId`), not an SMS sender ID: RBM documents it
+# only as "the agent's unique identifier" (ids like `my-agent` or `acme_x1_agent`), so ours is:
+# 1-100 ASCII letters, digits, '_', '-', '.', '@', beginning with a letter or a digit.
+RCS_AGENT_ID_MAX = 100
+RCS_AGENT_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{RCS_AGENT_ID_MAX - 1}}}$"
+_RCS_AGENT_ID = re.compile(RCS_AGENT_ID_PATTERN.strip("^$"), re.ASCII)
+RCS_AGENT_ID_RULE = (
+    f"the rcs sender is the RBM agent id: 1-{RCS_AGENT_ID_MAX} letters, digits, '_', '-', '.'"
+    " or '@', beginning with a letter or a digit"
+)
+
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _AMOUNT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
@@ -64,7 +75,7 @@ def validate_channel(
     before = problems.total
     node = Node(item, path, problems)
     channel = node.string("channel", required=True, choices=CHANNELS)
-    sender = _sender(node, required=channel == "rcs")
+    sender = _sender(node, rcs=channel == "rcs")
     validity_s = _validity_seconds(node, channel, limits)
     if channel is not None:
         _CONTENT[channel](node)
@@ -77,14 +88,18 @@ def validate_channel(
 # -- envelope fields shared by every channel ---------------------------------------------------
 
 
-def _sender(node: Node, *, required: bool) -> str | None:
-    if required and not node.present("sender"):
-        node.missing("sender", f"sender is required for {node.data.get('channel')}")
+def _sender(node: Node, *, rcs: bool) -> str | None:
+    """The sender ID; for rcs (where it is required) the RBM agent id."""
+    if rcs and not node.present("sender"):
+        node.missing("sender", "sender is required for rcs")
         return None
     sender = node.string("sender", max_len=SHORT_MAX)
     if sender is None:
         return None
-    problem = sender_problem(sender)
+    if rcs:
+        problem = None if _RCS_AGENT_ID.fullmatch(sender) else RCS_AGENT_ID_RULE
+    else:
+        problem = sender_problem(sender)
     if problem is None:
         return sender
     node.invalid("sender", problem)

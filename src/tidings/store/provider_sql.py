@@ -3,6 +3,11 @@
 A provider callback event is identified by `(connector, event_key)`; the event key is the
 provider's own event id where it has one, else `provider_ref:status`. Recording it is one
 `INSERT ... ON CONFLICT DO NOTHING`: the database decides, once, whether an event is new.
+
+An event is matched to our message by the id we sent along with it when the provider echoes it
+(WhatsApp's `biz_opaque_callback_data`): after a send that timed out we never learnt the
+provider's ref, and only our own id can tie its reports to the message. The ref is then learnt
+from the event, so later events that carry only the ref match too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ class ProviderEventKey:
 
     event_key: str
     provider_ref: str
+    message_id: str | None = None  # our id, when the provider echoes it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +47,38 @@ async def message_ids_for_refs(tx: Tx, connector: str, refs: Sequence[str]) -> d
     return {r[0]: r[1] for r in rows}
 
 
+async def _own_ids(tx: Tx, connector: str, ids: Sequence[str]) -> dict[str, str | None]:
+    """Of these message ids, the ones this connector was handed, with their provider refs."""
+    if not ids:
+        return {}
+    rows = await tx.fetch(
+        "SELECT id, provider_ref FROM channel_messages WHERE connector = $1 AND id IN_TEXT($2)",
+        connector,
+        sorted(set(ids)),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def record_provider_events(
     tx: Tx, connector: str, events: Sequence[ProviderEventKey], now_us: int
 ) -> list[ProviderEventResult]:
     """Map each event to our message id and record the mapped ones; tell which are new."""
     ids = await message_ids_for_refs(tx, connector, [e.provider_ref for e in events])
+    own = await _own_ids(tx, connector, [e.message_id for e in events if e.message_id])
     out: list[ProviderEventResult] = []
     for e in events:
         mid = ids.get(e.provider_ref)
+        if e.message_id is not None and e.message_id in own:
+            mid = e.message_id
+            if own[mid] is None:  # the send's answer was lost: learn the provider's ref
+                await tx.execute(
+                    "UPDATE channel_messages SET provider_ref = $3"
+                    " WHERE id = $1 AND connector = $2 AND provider_ref IS NULL",
+                    mid,
+                    connector,
+                    e.provider_ref,
+                )
+                own[mid] = e.provider_ref
         if mid is None:
             out.append(ProviderEventResult(e.event_key, None, False))
             continue

@@ -5,9 +5,10 @@ A target is checked in three steps:
 1. the URL is parsed by httpx (the same parser that later builds the request, so there is no
    parser differential): the scheme must be in ``policy.allowed_schemes``, the port in range, the
    host a plain DNS name or an IP literal;
-2. the host is resolved once (IP literals directly; anything else, including odd numeric forms such
-   as ``2130706433`` or ``0x7f.1``, through ``getaddrinfo``, so they resolve exactly as the socket
-   layer would read them);
+2. the host is resolved once: IP literals and the numeric IPv4 forms a browser or ``inet_aton``
+   reads as an address (``2130706433``, ``0x7f.1``, ``017700000001``, ``127.1``, each also with a
+   trailing dot) directly, as the WHATWG URL standard's IPv4 parser reads them; anything else
+   through ``getaddrinfo``;
 3. **every** resolved address must be globally routable unicast: private, loopback, link-local,
    multicast, reserved, unspecified, shared (100.64.0.0/10), benchmarking, NAT64, site-local and
    IPv4-mapped / 6to4-embedded forms of any of these are refused, unless the address is inside one
@@ -39,6 +40,8 @@ __all__ = [
     "TargetError",
     "TargetPolicy",
     "blocked_reason",
+    "early_problem",
+    "numeric_address",
     "parse_target",
     "resolve_target",
     "system_resolver",
@@ -249,7 +252,7 @@ async def resolve_target(
     ``ResolutionError`` (the name did not resolve). IP literals are not looked up.
     """
     scheme, host, port = parse_target(url, policy)
-    literal = _ip_literal(host)
+    literal = numeric_address(host)
     if literal is not None:
         raw: Sequence[str] = [str(literal)]
     else:
@@ -260,26 +263,79 @@ async def resolve_target(
     return ResolvedTarget(scheme, host, port, vet_addresses(host, raw, policy))
 
 
-_LOCAL_NAMES = re.compile(r"(?:localhost|localhost\.localdomain|.*\.localhost)\.?", re.IGNORECASE)
-_NUMERIC_HOST = re.compile(r"[0-9a-fx.:\[\]]+", re.IGNORECASE)
+def _ipv4_part(text: str) -> int | None:
+    """One part of a numeric IPv4 host: decimal, ``0x`` hex or ``0``-led octal (WHATWG)."""
+    if not text:
+        return None
+    base = 10
+    if text[:2] in ("0x", "0X"):
+        text, base = text[2:], 16
+    elif len(text) > 1 and text[0] == "0":
+        text, base = text[1:], 8
+    if text == "":
+        return 0
+    digits = {10: "0123456789", 16: "0123456789abcdefABCDEF", 8: "01234567"}[base]
+    if any(c not in digits for c in text):
+        return None
+    return int(text, base)
+
+
+def numeric_address(host: str) -> IPAddress | None:
+    """The address a numeric host stands for, without DNS, or None for a name.
+
+    An IP literal, or an IPv4 address in any form the WHATWG URL standard's IPv4 parser (and
+    ``inet_aton``) reads: one to four parts, each decimal, hex or octal, the last filling the
+    remaining bytes (``2130706433``, ``0x7f.1``, ``127.1``). One trailing dot (the DNS root) is
+    ignored: ``127.0.0.1.`` is 127.0.0.1 to a browser and must be to the guard too.
+    """
+    literal = _ip_literal(host)
+    if literal is not None or ":" in host:
+        return literal
+    name = host[:-1] if host.endswith(".") else host
+    parts = name.split(".")
+    if not name or len(parts) > 4:
+        return None
+    values = [_ipv4_part(p) for p in parts]
+    if any(v is None for v in values):
+        return None
+    nums = [v for v in values if v is not None]
+    *head, last = nums
+    if any(v > 255 for v in head) or last >= 256 ** (5 - len(nums)):
+        return None
+    value = last
+    for i, v in enumerate(head):
+        value += v << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
+# RFC 6761 §6.3: `localhost` and every name under it are loopback, whatever DNS says; plus the
+# names Debian's /etc/hosts gives the loopback addresses. One trailing dot is the same name.
+_LOOPBACK_NAMES = re.compile(
+    r"(?:localhost|[a-z0-9_.-]*\.localhost|localhost\.localdomain|ip6-localhost|ip6-loopback)\.?"
+)
+_LOOPBACK_ADDRESSES = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
 
 
 async def early_problem(url: str, policy: TargetPolicy) -> str | None:
     """What is wrong with a webhook URL that can be told without DNS, or None.
 
     Used when a URL is accepted (`dlr_url`), so a caller hears at once that a loopback or private
-    target is refused. Host names are resolved and checked again at every delivery.
+    target is refused: a malformed URL, an address in any numeric form, a loopback name. Other
+    host names are resolved and checked at every delivery.
     """
     try:
         _, host, _ = parse_target(url, policy)
     except TargetBlocked as e:
         return e.reason
-    if not (_LOCAL_NAMES.fullmatch(host) or _NUMERIC_HOST.fullmatch(host)):
+    if _LOOPBACK_NAMES.fullmatch(host):
+        if any(policy.permits(ip) for ip in _LOOPBACK_ADDRESSES):
+            return None  # loopback is allowed: which family it resolves to is told at delivery
+        return f"{host} is a loopback name, not a public address"
+    address = numeric_address(host)
+    if address is None:
         return None
     try:
-        await resolve_target(url, policy)
+        vet_addresses(host, [str(address)], policy)
     except TargetBlocked as e:
         return e.reason
-    except TargetError:
-        return None
     return None
