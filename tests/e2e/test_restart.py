@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -74,3 +75,33 @@ def test_kill_9_while_due_then_sent_at_restart(server: Server) -> None:
         with server.client() as c:
             status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
     assert status["statuses"][0]["status"] == "DELIVRD"
+
+
+def test_kill_9_with_the_send_claimed_then_sent_at_restart_not_after_the_lease(
+    server: Server,
+) -> None:
+    """Killed after it had leased the due send (a 30 s lease): alone on the SQLite file, the
+    restarted server takes the dead process's leases back at once."""
+    omni_id, _ = _schedule(server, 3600, "claimed, then killed")
+    db = sqlite3.connect(server.database.removeprefix("sqlite:///"))
+    try:
+        soon = int((time.time() + 0.5) * 1_000_000)
+        with db:
+            db.execute("UPDATE timers SET due_us = ? WHERE ref = ?", (soon, omni_id))
+            db.execute("UPDATE omnimessages SET due_us = ? WHERE id = ?", (soon, omni_id))
+        # The server finds it on its safety poll and leases it ahead (its look-ahead).
+        deadline = time.monotonic() + 10
+        while db.execute("SELECT state FROM timers WHERE ref = ?", (omni_id,)).fetchone() != (
+            "claimed",
+        ):
+            assert time.monotonic() < deadline, "the server never claimed the due send"
+            time.sleep(0.002)
+    finally:
+        db.close()
+    server.stop(signal.SIGKILL)
+    started = datetime.now(UTC)
+    server.start()
+    msg = _wait_for(server, omni_id, 10)
+    delivered = datetime.fromisoformat(str(msg["delivered_at"]))
+    assert delivered - started < timedelta(seconds=5)  # not after the 30 s lease
+    assert len([m for m in _inbox(server) if m["omnimessage_id"] == omni_id]) == 1

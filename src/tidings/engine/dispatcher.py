@@ -132,7 +132,9 @@ class Dispatcher:
     async def start(self) -> None:
         await self.clock.calibrate()
         self._finisher.start()
-        await self._recover()
+        # Alone on the database (SQLite), what a killed predecessor left leased is taken back
+        # now, not when its lease runs out: nothing is late beyond the restart itself.
+        await self._recover(orphans=await self.store.sole_dispatcher())
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="claim"),
             asyncio.create_task(self._fire_loop(), name="fire"),
@@ -355,10 +357,12 @@ class Dispatcher:
 
     # -- upkeep -------------------------------------------------------------------------------
 
-    async def _recover(self) -> None:
+    async def _recover(self, orphans: bool = False) -> None:
+        """Take back leases that ran out (with `orphans`: every lease, all left by dead
+        processes)."""
         now = self.clock.now_us()
         result = await self.store.recover_expired(
-            self.owner, secrets.randbits(62), now, self._lease_until()
+            self.owner, secrets.randbits(62), now, self._lease_until(), every_lease=orphans
         )
         if result.released:
             self.metrics.recovered.inc(result.released)

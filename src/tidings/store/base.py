@@ -69,6 +69,12 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def sole_dispatcher(self) -> bool:
+        """True when no other live process can be dispatching from this database, so every
+        lease still held belongs to a dead process (SQLite: a file lock). Default: False (on
+        PostgreSQL other processes share the work; their leases must run out)."""
+        return False
+
     async def listen(self, callback: Callable[[int | None], None]) -> None:
         """Call `callback(due_us)` when another process inserts a timer due at `due_us` (None: some
         timer may have changed; look again). Returns once subscribed; lasts until `close()`.
@@ -171,10 +177,17 @@ class Store(ABC):
         return await self.transact(lambda tx: engine_sql.apply_reports(tx, reports, now_us))
 
     async def recover_expired(
-        self, owner: str, lease_token: int, now_us: int, lease_until_us: int
+        self,
+        owner: str,
+        lease_token: int,
+        now_us: int,
+        lease_until_us: int,
+        every_lease: bool = False,
     ) -> RecoveryResult:
         return await self.transact(
-            lambda tx: engine_sql.recover_expired(tx, owner, lease_token, now_us, lease_until_us)
+            lambda tx: engine_sql.recover_expired(
+                tx, owner, lease_token, now_us, lease_until_us, every_lease=every_lease
+            )
         )
 
     async def release_owned(self, owner: str) -> int:

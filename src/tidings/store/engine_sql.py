@@ -54,6 +54,7 @@ ARM_TIMER = (
     " WHERE ref = $1 AND kind IN ('send', 'attempt')"
 )
 DROP_TIMER = "DELETE FROM timers WHERE ref = $1 AND kind IN ('send', 'attempt')"
+_FOREVER_US = 2**62  # later than any lease
 HELD_TIMERS = (
     "SELECT id, lease_token FROM timers WHERE id IN_BIGINT($1) AND state = 'claimed'"
     " ORDER BY id FOR_UPDATE"
@@ -249,9 +250,16 @@ def group_by_token(claims: Sequence[Claim]) -> dict[int, list[Claim]]:
 
 
 async def recover_expired(
-    tx: Tx, owner: str, lease_token: int, now_us: int, lease_until_us: int, limit: int = 10_000
+    tx: Tx,
+    owner: str,
+    lease_token: int,
+    now_us: int,
+    lease_until_us: int,
+    limit: int = 10_000,
+    every_lease: bool = False,
 ) -> RecoveryResult:
-    """Take back timers whose lease ran out.
+    """Take back timers whose lease ran out (`every_lease`: all leases, when no other live
+    process can hold one).
 
     A send timer that never fired goes back to pending. An attempt timer still claimed means its
     process died mid-send: the channel message becomes `unknown` and the timer is re-leased to
@@ -260,7 +268,7 @@ async def recover_expired(
     rows = await tx.fetch(
         "SELECT id, kind, ref, due_us, priority FROM timers WHERE state = 'claimed'"
         " AND lease_until_us < $1 ORDER BY id LIMIT $2 FOR_UPDATE_SKIP",
-        now_us,
+        _FOREVER_US if every_lease else now_us,
         limit,
     )
     sends = [r for r in rows if r[1] == TimerKind.SEND]
