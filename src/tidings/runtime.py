@@ -26,6 +26,7 @@ from tidings.config import GatewayConfig, build_router
 from tidings.engine.dispatcher import DispatchSettings
 from tidings.engine.outbox import OutboxSettings, WebhookOutbox
 from tidings.engine.service import Engine, EngineSettings
+from tidings.http_server import http_protocol
 from tidings.store.base import Store
 from tidings.store.factory import open_store
 from tidings.store.records import Account
@@ -48,6 +49,7 @@ class ServeSettings:
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     config: GatewayConfig | None = None  # connectors and routing (None: the sandbox for all)
+    header_timeout_s: float = 10.0  # a request's headers must arrive within this (slowloris)
 
 
 class SettingsError(ValueError):
@@ -107,6 +109,7 @@ def settings_from_env(
         outbox=outbox,
         host=host,
         port=port,
+        header_timeout_s=_env_float("TIDINGS_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         engine=EngineSettings(dispatch=dispatch),
         sandbox=SandboxTiming(
             delivery_delay_s=_env_float("TIDINGS_SANDBOX_DELAY_SECONDS", 0.05),
@@ -225,6 +228,7 @@ async def serve(settings: ServeSettings) -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=30,
+            http=http_protocol(settings.header_timeout_s),
         )
         log.info(
             "action=serve_start url=http://%s:%d database=%s",
