@@ -19,6 +19,7 @@ from tidings.api.errors import ApiError
 from tidings.api.openapi import docs_html, openapi_document
 from tidings.api.responses import json_response
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
+from tidings.store.errors import STORAGE_ERRORS
 from tidings.ui import console_routes
 
 
@@ -87,6 +88,7 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
             errors.ApiError: errors.handle_api_error,
             RequestInvalid: errors.handle_invalid,
             HTTPException: errors.handle_http,
+            **dict.fromkeys(STORAGE_ERRORS, errors.handle_storage),
             Exception: errors.handle_unexpected,
         },
     )

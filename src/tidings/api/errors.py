@@ -21,6 +21,7 @@ from tidings.core.errors import (
     RequestInvalid,
     errors_body,
 )
+from tidings.store.errors import is_storage_full
 
 log = logging.getLogger("tidings.api")
 
@@ -82,6 +83,29 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     )
     headers: dict[str, Any] | None = dict(exc.headers) if exc.headers else None
     return error_response(ApiError(exc.status_code, [ErrorItem(pair[0], pair[1], detail)], headers))
+
+
+STORAGE_FULL_RETRY_S = 30
+
+
+async def handle_storage(request: Request, exc: Exception) -> Response:
+    """A full database is a 503 the client can retry, not a bug; any other driver error is."""
+    if not is_storage_full(exc):
+        raise exc
+    log.error("action=storage_full path=%s error=%s", request.url.path, exc)
+    return error_response(
+        ApiError(
+            503,
+            [
+                ErrorItem(
+                    "Service Unavailable",
+                    INTERNAL[1],
+                    "The database is full: nothing was stored; try again later",
+                )
+            ],
+            {"Retry-After": str(STORAGE_FULL_RETRY_S)},
+        )
+    )
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
