@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -113,6 +114,65 @@ whatsapp = "wa"
         )
     finally:
         srv.stop(signal.SIGTERM)
+
+
+@contextmanager
+def hanging_provider() -> Iterator[int]:
+    """A TCP server that accepts every connection, reads, and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for c in held:
+            c.close()
+        server.close()
+
+
+def test_provider_that_never_answers_expires_at_validity_and_falls_back(tmp_path: Path) -> None:
+    with hanging_provider() as port:
+        srv = _serve(
+            tmp_path,
+            f"""
+[connectors.wa]
+type = "whatsapp"
+base_url = "http://127.0.0.1:{port}"
+phone_number_id = "1055"
+access_token = "token"
+app_secret = "secret"
+verify_token = "verify-me"
+timeout_s = 60
+
+[routes]
+whatsapp = "wa"
+""",
+        )
+        try:
+            _send_and_watch(
+                srv,
+                "+37251000502",
+                [
+                    {"channel": "whatsapp", "text": {"body": "Hi"}, "ttl": TTL_S},
+                    {"channel": "sms", "text": "Hi by SMS"},
+                ],
+            )
+        finally:
+            srv.stop(signal.SIGTERM)
 
 
 def test_smsc_throttling_forever_expires_at_validity_and_falls_back(tmp_path: Path) -> None:

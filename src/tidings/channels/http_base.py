@@ -196,10 +196,23 @@ class HttpConnector(ABC, Generic[SettingsT]):
     async def send(self, jobs: Sequence[SendJob]) -> list[SendOutcome]:
         return list(await asyncio.gather(*(self._guarded(j) for j in jobs)))
 
+    def _left_s(self, job: SendJob) -> float | None:
+        """Seconds until the channel's validity ends (None: no deadline known)."""
+        if job.deadline_us is None:
+            return None
+        return (job.deadline_us - self._now_us()) / 1_000_000
+
     async def _guarded(self, job: SendJob) -> SendOutcome:
         async with self._limit:
+            left = self._left_s(job)
+            if left is not None and left <= 0:  # waited past its validity: do not send late
+                return SendOutcome(
+                    job, Outcome.RETRY, self.name, retry_at_us=self._now_us(), error="too late"
+                )
             try:
-                out = await self.send_one(job)
+                # A provider that never answers cannot hold the channel past its validity.
+                async with asyncio.timeout(left):
+                    out = await self.send_one(job)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # never reached the provider: safe to try again
                 log.warning("action=connector_unreachable connector=%s error=%s", self.name, exc)
@@ -214,6 +227,15 @@ class HttpConnector(ABC, Generic[SettingsT]):
             except httpx.HTTPError as exc:
                 log.warning("action=connector_http_error connector=%s error=%s", self.name, exc)
                 return SendOutcome(job, Outcome.UNKNOWN, self.name, error=str(exc)[:200])
+            except TimeoutError:  # our own deadline, not httpx's: it may have arrived
+                log.warning(
+                    "action=connector_no_answer_within_validity connector=%s message_id=%s",
+                    self.name,
+                    job.message_id,
+                )
+                return SendOutcome(
+                    job, Outcome.UNKNOWN, self.name, error="no answer within the validity"
+                )
             if out.outcome != Outcome.RETRY:
                 self._backoff.forget(job.message_id)
             if out.outcome == Outcome.ACCEPTED:

@@ -341,7 +341,9 @@ class Dispatcher:
         if lost:
             self.metrics.lost_lease.inc(lost)
         await self._emit(changes)
-        if any(o.outcome in (Outcome.RETRY, Outcome.REJECTED) for o in outcomes):
+        # A retry, a refusal (the next channel) or an unknown answer (its deadline, which may
+        # already have passed) re-armed a timer that may be due before the next claim.
+        if any(o.outcome != Outcome.ACCEPTED for o in outcomes):
             self.wake()
 
     def _answers_done(self, message_ids: Iterable[str]) -> None:
