@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from tidings.api import errors, routes_messages, routes_providers
 from tidings.api.context import ApiContext
-from tidings.api.openapi import docs_html, openapi_document
+from tidings.api.docs_page import docs_html
+from tidings.api.openapi import openapi_document
 from tidings.api.responses import json_response
 from tidings.core.errors import RequestInvalid
 from tidings.ui import console_routes

@@ -1,4 +1,8 @@
-"""The sender rule (DESIGN.md section 2), shared by request validation and the CLI."""
+"""The sender rules (DESIGN.md section 2), shared by request validation and the CLI.
+
+Each rule is a set of forms (regexes matched whole); the request models publish the same forms
+as a JSON-schema pattern, so the document and the check cannot differ.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,25 @@ import re
 SENDER_ALNUM_MAX = 11
 SENDER_DIGITS_MAX = 15
 
-_SENDER_ALNUM = re.compile(rf"(?=.*[A-Za-z])[A-Za-z0-9 ]{{1,{SENDER_ALNUM_MAX}}}", re.ASCII)
-_SENDER_DIGITS = re.compile(rf"\+?[0-9]{{1,{SENDER_DIGITS_MAX}}}", re.ASCII)
+SENDER_ALNUM = re.compile(rf"(?=.*[A-Za-z])[A-Za-z0-9 ]{{1,{SENDER_ALNUM_MAX}}}", re.ASCII)
+SENDER_DIGITS = re.compile(rf"\+?[0-9]{{1,{SENDER_DIGITS_MAX}}}", re.ASCII)
 
+SENDER_FORMS = (SENDER_ALNUM, SENDER_DIGITS)
 SENDER_RULE = (
     f"sender must be a name of 1-{SENDER_ALNUM_MAX} letters, digits and spaces with at "
     f"least one letter, or a number of up to {SENDER_DIGITS_MAX} digits with an optional '+'"
 )
 
+# The RCS sender (the RBM agent): today the same forms as every other channel's sender.
+RCS_SENDER_FORMS = SENDER_FORMS
+RCS_SENDER_RULE = SENDER_RULE
+
 
 def sender_problem(sender: str) -> str | None:
     """None when `sender` is a valid sender ID, else what is wrong with it."""
-    if _SENDER_ALNUM.fullmatch(sender) or _SENDER_DIGITS.fullmatch(sender):
-        return None
-    return SENDER_RULE
+    return None if any(form.fullmatch(sender) for form in SENDER_FORMS) else SENDER_RULE
+
+
+def rcs_sender_problem(sender: str) -> str | None:
+    """None when `sender` is a valid RCS sender (RBM agent), else what is wrong with it."""
+    return None if any(form.fullmatch(sender) for form in RCS_SENDER_FORMS) else RCS_SENDER_RULE
