@@ -271,7 +271,7 @@ CROSS_FIELD: list[dict[str, Any]] = [
     {"to": TO, "messages": [{"channel": "sms", "text": "a"}], "extra": {"ignored": True}},
 ]
 
-WRONG_VALUES: tuple[Any, ...] = (None, 0, 1.5, 10**20, True, "", "x" * 5000, [], {})
+WRONG_VALUES: tuple[Any, ...] = (None, 0, 1.5, 10**20, True, "", "x", "x" * 5000, [], {})
 
 
 def _nodes(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

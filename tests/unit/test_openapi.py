@@ -15,9 +15,19 @@ from tidings.api.app import create_app
 from tidings.api.context import ApiContext
 from tidings.api.docs_page import docs_html
 from tidings.api.openapi import TITLE, openapi_document
+from tidings.api.serialize import sandbox_message, send_result, status_body
+from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid, errors_body, invalid, missing
 from tidings.core.model import CHANNELS, STATUSES, Limits
+from tidings.core.report_payload import delivery_report
 from tidings.core.validation import validate_omnimessage
+from tidings.store.records import (
+    ChannelView,
+    NewChannelMessage,
+    NewOmnimessage,
+    OmniView,
+    SandboxMessage,
+)
 
 DOC = openapi_document()
 SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]
@@ -380,3 +390,94 @@ def test_docs_html_escapes() -> None:
     assert "A &lt;b&gt;bold&lt;/b&gt; &amp; title" in page
     assert "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page
+
+
+# -- the serialisers build what the document publishes ------------------------------------------
+
+OMNI_ID = "0b8f8a8e-7a07-4c61-9a4d-9f3a1f0e8c11"
+MSG_ID = "5c9b3e1e-6d0f-4e39-9f8e-6b0a3c2d1e0f"
+
+
+def _channel_view(status: str | None, err: int | None, **price: Any) -> ChannelView:
+    return ChannelView(
+        id=MSG_ID,
+        position=0,
+        channel="sms",
+        sender="Tidings",
+        validity_s=60,
+        content='{"text": "Hi"}',
+        state="sent",
+        status=status,
+        err=err,
+        error=None if not err else "Delivery failure",
+        status_us=None if status is None else 1_900_000_000_000_000,
+        sent_us=None,
+        parts_count=price.get("parts_count"),
+        part_price=price.get("part_price"),
+    )
+
+
+def test_serialised_responses_match_their_schemas() -> None:
+    new = NewOmnimessage(
+        id=OMNI_ID,
+        account_id=1,
+        to="+37251234567",
+        priority=1,
+        time_to_send_us=None,
+        due_us=0,
+        dlr_url=None,
+        text_store="plaintext",
+        created_us=0,
+        channels=(NewChannelMessage(MSG_ID, "whatsapp", "Tidings", 60, "{}"),),
+    )
+    assert _is_valid("OmniMessageCreateSuccessResponse", send_result(new))
+    view = OmniView(
+        id=OMNI_ID,
+        account_id=1,
+        to="+37251234567",
+        state="processing",
+        priority=1,
+        time_to_send_us=None,
+        due_us=0,
+        dlr_url=None,
+        text_store="plaintext",
+        position=0,
+        created_us=0,
+        channels=(
+            _channel_view(None, None),
+            _channel_view("UNDELIV", 1, parts_count=2, part_price="0.05"),
+        ),
+    )
+    assert _is_valid("DeliveryReportResponse", status_body(view))
+    change = StatusChange(
+        omnimessage_id=OMNI_ID,
+        message_id=MSG_ID,
+        account_id=1,
+        to="+37251234567",
+        channel="rcs",
+        sender="Agent",
+        status="DELIVRD",
+        err=0,
+        error=None,
+        at_us=1_900_000_000_000_000,
+        dlr_url="https://example.com/dlr",
+        parts_count=1,
+        part_price="0.1",
+    )
+    assert _is_valid("DeliveryReportWebhook", delivery_report(change))
+    inbox = SandboxMessage(
+        message_id=MSG_ID,
+        omnimessage_id=OMNI_ID,
+        account_id=1,
+        channel="sms",
+        to="+37251234567",
+        sender="Tidings",
+        text="Hi",
+        content='{"text": "Hi"}',
+        delivered_us=1_900_000_000_000_000,
+    )
+    assert _is_valid("SandboxMessageList", {"messages": [sandbox_message(inbox)]})
+    error = errors_body([invalid("bad", "messages[0].text")])
+    assert _is_valid(
+        "BulkOmniMessageCreateSuccessResponse", {"messages": [send_result(new), error]}
+    )

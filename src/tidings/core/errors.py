@@ -16,6 +16,7 @@ INTERNAL = ("Internal Server Error", "104")
 INVALID = ("Invalid data", "105")
 MISSING = ("Missing data", "106")
 METHOD_NOT_ALLOWED = ("Method not allowed", "107")
+MAX_ERRORS = 20  # problems reported per omnimessage; the rest are left out
 ERROR_PAIRS = (NOT_FOUND, FORBIDDEN, UNAUTHORIZED, INTERNAL, INVALID, MISSING, METHOD_NOT_ALLOWED)
 
 

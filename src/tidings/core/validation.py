@@ -17,20 +17,16 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from tidings.core.contract.channels import ENVELOPE_KEYS, ChannelMessage
-from tidings.core.contract.omnimessage import (
-    MAX_CHANNEL_MESSAGES,
-    MAX_ERRORS,
-    BulkOmnimessage,
-    Omnimessage,
-)
+from tidings.core.contract.omnimessage import MAX_CHANNEL_MESSAGES, BulkOmnimessage, Omnimessage
 from tidings.core.contract.problems import INVALID_TYPE, MISSING_TYPE
-from tidings.core.errors import ErrorItem, RequestInvalid, invalid, missing
+from tidings.core.errors import MAX_ERRORS, ErrorItem, RequestInvalid, invalid, missing
 from tidings.core.model import CHANNELS, ChannelRequest, Limits, OmnimessageRequest
 
 __all__ = ["MAX_CHANNEL_MESSAGES", "MAX_ERRORS", "validate_bulk", "validate_omnimessage"]
 
 _OMNIMESSAGE = TypeAdapter(Omnimessage)
 _BULK = TypeAdapter(BulkOmnimessage)
+_ENVELOPE = set(ENVELOPE_KEYS)
 
 
 def validate_omnimessage(
@@ -94,7 +90,7 @@ def _channel_request(message: ChannelMessage, limits: Limits) -> ChannelRequest:
         channel=getattr(message, "channel"),  # noqa: B009 - declared by each subclass
         sender=message.sender,
         validity_s=validity_s,
-        content=message.model_dump(exclude_none=True, exclude=set(ENVELOPE_KEYS)),
+        content=message.model_dump(exclude_none=True, exclude=_ENVELOPE),
     )
 
 

@@ -16,7 +16,6 @@ from tidings.core.contract.rules import Wire
 from tidings.core.contract.types import DEFAULTS, Recipient, TimeToSend, UpToLimit, Url
 from tidings.core.model import CHANNELS
 
-MAX_ERRORS = 20  # problems reported per omnimessage; the rest are counted, not listed
 # More than there are channels, since none may repeat; the cap only bounds the work on bad input.
 MAX_CHANNEL_MESSAGES = 10
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -65,8 +64,8 @@ class UniqueChannels:
 
 class Omnimessage(Wire):
     """One message to one recipient over an ordered chain of channels. Unknown fields are
-    ignored; `null` in an optional field means absent. Every problem found is reported at once
-    (up to 20 error items), each naming its field in `source`."""
+    ignored; `null` in an optional field means absent. Every problem found is reported at once,
+    each naming its field in `source`."""
 
     to: Recipient = Field(
         description="Recipient phone number in international format: `+` and digits, or digits "

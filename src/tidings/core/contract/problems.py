@@ -22,6 +22,7 @@ Loc = tuple[str | int, ...]
 Problem = tuple[Loc, Kind, str]
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
+_BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")  # \s: every str.isspace() character
 
 
 def invalid(detail: str, *, keyed: str = "") -> PydanticCustomError:
@@ -55,7 +56,7 @@ def url_problem(value: str, *, web: bool) -> str | None:
     web=True (resources the server or a provider fetches, webhooks): http/https with a host.
     web=False (links a recipient opens): any absolute URI with a scheme, e.g. tel: or viber:.
     """
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _BLANK_OR_CONTROL.search(value):
         return "must be a URL without whitespace or control characters"
     scheme, sep, rest = value.partition(":")
     if not sep or not _SCHEME.fullmatch(scheme) or not rest:

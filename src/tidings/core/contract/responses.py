@@ -13,7 +13,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 from typing_extensions import TypedDict
 
-from tidings.core.errors import ERROR_PAIRS
+from tidings.core.errors import ERROR_PAIRS, MAX_ERRORS
 from tidings.core.model import CHANNELS, ERR_TEXT, STATUSES
 
 
@@ -97,7 +97,7 @@ class ErrorOmnichannel(TypedDict):
     errors: Annotated[
         list[ErrorItemOmnichannel],
         Len(1),
-        Field(description="Every problem found, at most 20 per omnimessage."),
+        Field(description=f"Every problem found, at most {MAX_ERRORS} per omnimessage."),
     ]
 
 

@@ -8,7 +8,7 @@ absent everywhere, so "present" in a schema means "there and not null".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, ClassVar, Self
 
@@ -143,16 +143,18 @@ class Shapes(Rule):
     keys: tuple[str, ...]
     shapes: tuple[str, ...]
     what: str
+    sets: frozenset[frozenset[str]] = field(init=False)
 
-    def _sets(self) -> list[frozenset[str]]:
-        return [frozenset(shape.split("+")) for shape in self.shapes]
+    def __post_init__(self) -> None:
+        sets = frozenset(frozenset(shape.split("+")) for shape in self.shapes)
+        object.__setattr__(self, "sets", sets)
 
     def _name(self, given: frozenset[str]) -> str:
         return "+".join(key for key in self.keys if key in given)
 
     def check(self, model: BaseModel) -> list[Problem]:
         given = frozenset(_given(model, self.keys))
-        sets = self._sets()
+        sets = self.sets
         if given in sets:
             return []
         listed = "; ".join(self.shapes)
@@ -175,7 +177,7 @@ class Shapes(Rule):
                         present(key) if key in shape else {"not": present(key)} for key in self.keys
                     ]
                 }
-                for shape in self._sets()
+                for shape in (frozenset(shape.split("+")) for shape in self.shapes)
             ]
         }
 
