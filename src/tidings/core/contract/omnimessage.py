@@ -10,10 +10,13 @@ from pydantic import Discriminator, Field, GetCoreSchemaHandler, GetJsonSchemaHa
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from tidings.core.contract.channels import RCS, SMS, Telegram, Viber, WhatsApp
+from tidings.core.contract.channels import SMS, Telegram
 from tidings.core.contract.problems import raise_at
+from tidings.core.contract.rcs import RCS
 from tidings.core.contract.rules import Wire
 from tidings.core.contract.types import DEFAULTS, Recipient, TimeToSend, UpToLimit, Url
+from tidings.core.contract.viber import Viber
+from tidings.core.contract.whatsapp import WhatsApp
 from tidings.core.model import CHANNELS
 
 # More than there are channels, since none may repeat; the cap only bounds the work on bad input.

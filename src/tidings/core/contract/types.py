@@ -34,6 +34,7 @@ from tidings.core.validation_sender import (
 
 DEFAULT_MAX_LEN = 4096  # cap for free strings that have no documented limit
 SHORT_MAX = 255  # ours: mime types, file names, component types, ids
+LANGUAGE_CODE_MAX = 20  # ours: "en", "pt_BR", "zh_Hant_TW"
 URL_MAX_LEN = 2048
 SERVER_CHECK = "x-server-check"  # schema extension: what the server checks beyond the schema
 DEFAULTS = Limits()  # what the published document states; the server may be configured otherwise
