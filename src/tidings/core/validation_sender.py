@@ -25,11 +25,19 @@ RCS_SENDER_FORMS = SENDER_FORMS
 RCS_SENDER_RULE = SENDER_RULE
 
 
+def _any_of(forms: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{form.pattern})" for form in forms), re.ASCII)
+
+
+_SENDER = _any_of(SENDER_FORMS)
+_RCS_SENDER = _any_of(RCS_SENDER_FORMS)
+
+
 def sender_problem(sender: str) -> str | None:
     """None when `sender` is a valid sender ID, else what is wrong with it."""
-    return None if any(form.fullmatch(sender) for form in SENDER_FORMS) else SENDER_RULE
+    return None if _SENDER.fullmatch(sender) else SENDER_RULE
 
 
 def rcs_sender_problem(sender: str) -> str | None:
     """None when `sender` is a valid RCS sender (RBM agent), else what is wrong with it."""
-    return None if any(form.fullmatch(sender) for form in RCS_SENDER_FORMS) else RCS_SENDER_RULE
+    return None if _RCS_SENDER.fullmatch(sender) else RCS_SENDER_RULE

@@ -81,19 +81,16 @@ class Checked:
         return id(self)
 
 
-def _context(info: ValidationInfo) -> dict[str, Any]:
-    return info.context if isinstance(info.context, dict) else {}
-
-
 def limits_of(info: ValidationInfo) -> Limits:
-    limits = _context(info).get("limits")
-    return limits if isinstance(limits, Limits) else DEFAULTS
+    """The `limits` of the validation context (`Limits()` when validated without one)."""
+    context = info.context
+    return context["limits"] if context else DEFAULTS
 
 
 def now_of(info: ValidationInfo) -> datetime:
-    now = _context(info).get("now")
-    if not isinstance(now, datetime):
-        return datetime.now(UTC)
+    """The `now` of the validation context, aware (a naive one is UTC)."""
+    context = info.context
+    now: datetime = context["now"] if context else datetime.now(UTC)
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
