@@ -13,10 +13,21 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from tidings.api.app import create_app
 from tidings.api.context import ApiContext
-from tidings.api.openapi import TITLE, docs_html, openapi_document
+from tidings.api.docs_page import docs_html
+from tidings.api.openapi import TITLE, openapi_document
+from tidings.api.serialize import sandbox_message, send_result, status_body
+from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid, errors_body, invalid, missing
 from tidings.core.model import CHANNELS, STATUSES, Limits
+from tidings.core.report_payload import delivery_report
 from tidings.core.validation import validate_omnimessage
+from tidings.store.records import (
+    ChannelView,
+    NewChannelMessage,
+    NewOmnimessage,
+    OmniView,
+    SandboxMessage,
+)
 
 DOC = openapi_document()
 SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]
@@ -31,6 +42,17 @@ def _validator(name: str) -> Draft202012Validator:
 
 def _is_valid(name: str, value: Any) -> bool:
     return bool(_validator(name).is_valid(value))
+
+
+def _value(prop: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a property's non-null values (an optional field is `anyOf [X, null]`)."""
+    branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+    assert len(branches) == 1, prop
+    return cast(dict[str, Any], branches[0])
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return any(b.get("type") == "null" for b in prop.get("anyOf", []))
 
 
 def _template(path: str) -> str:
@@ -150,14 +172,14 @@ def test_error_bodies_validate() -> None:
     assert _is_valid("ErrorOmnichannel", body)
     source = SCHEMAS["ErrorItemOmnichannel"]["properties"]["source"]
     assert "messages[1].text" in source["description"]
-    assert source["type"] == ["string", "null"]
+    assert _nullable(source) and _value(source)["type"] == "string"
 
 
 def test_delivery_result_enums() -> None:
     props = SCHEMAS["DeliveryResult"]["properties"]
-    assert props["status"]["enum"] == [*STATUSES, None]
+    assert _nullable(props["status"]) and _value(props["status"])["enum"] == list(STATUSES)
     assert len(STATUSES) == 11
-    assert props["err"]["enum"] == [*range(11), 999, None]
+    assert _nullable(props["err"]) and _value(props["err"])["enum"] == [*range(11), 999]
     assert props["channel"]["enum"] == list(CHANNELS)
     report: dict[str, Any] = {
         "omnimessage_id": "0b8f8a8e-7a07-4c61-9a4d-9f3a1f0e8c11",
@@ -205,19 +227,19 @@ def test_bulk_items_are_success_or_error() -> None:
 def test_omnimessage_fields() -> None:
     props = SCHEMAS["Omnimessage"]["properties"]
     assert SCHEMAS["Omnimessage"]["required"] == ["to", "messages"]
-    assert props["text_store"]["enum"] == ["plaintext", "sha256", "nostore"]
-    assert props["priority"]["enum"] == ["low", "regular", "high"]
+    assert _value(props["text_store"])["enum"] == ["plaintext", "sha256", "nostore"]
+    assert _value(props["priority"])["enum"] == ["low", "regular", "high"]
     assert "UTC" in props["time_to_send"]["description"]
     assert "365 days" in props["time_to_send"]["description"]
     mapping = props["messages"]["items"]["discriminator"]["mapping"]
     assert set(mapping) == set(CHANNELS)
     sms = SCHEMAS["SMS"]["properties"]
-    assert sms["autoconvert"]["enum"] == ["on", "full", "off", "true", "false"]
+    assert _value(sms["autoconvert"])["enum"] == ["on", "full", "off", "true", "false"]
     assert "360 minutes" in sms["validity"]["description"]
-    assert SCHEMAS["RCS"]["required"] == ["channel", "sender"]
-    assert SCHEMAS["RCS"]["properties"]["text"]["maxLength"] == 3072
-    assert SCHEMAS["RCS"]["properties"]["suggestions"]["maxItems"] == 11
-    assert "ttl" not in SCHEMAS["Telegram"]["properties"]
+    assert set(SCHEMAS["RCS"]["required"]) == {"channel", "sender"}
+    assert _value(SCHEMAS["RCS"]["properties"]["text"])["maxLength"] == 3072
+    assert _value(SCHEMAS["RCS"]["properties"]["suggestions"])["maxItems"] == 11
+    assert SCHEMAS["Telegram"]["properties"]["ttl"]["type"] == "null"  # validity only
 
 
 @pytest.mark.parametrize(
@@ -375,3 +397,94 @@ def test_docs_html_escapes() -> None:
     assert "A &lt;b&gt;bold&lt;/b&gt; &amp; title" in page
     assert "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page
+
+
+# -- the serialisers build what the document publishes ------------------------------------------
+
+OMNI_ID = "0b8f8a8e-7a07-4c61-9a4d-9f3a1f0e8c11"
+MSG_ID = "5c9b3e1e-6d0f-4e39-9f8e-6b0a3c2d1e0f"
+
+
+def _channel_view(status: str | None, err: int | None, **price: Any) -> ChannelView:
+    return ChannelView(
+        id=MSG_ID,
+        position=0,
+        channel="sms",
+        sender="Tidings",
+        validity_s=60,
+        content='{"text": "Hi"}',
+        state="sent",
+        status=status,
+        err=err,
+        error=None if not err else "Delivery failure",
+        status_us=None if status is None else 1_900_000_000_000_000,
+        sent_us=None,
+        parts_count=price.get("parts_count"),
+        part_price=price.get("part_price"),
+    )
+
+
+def test_serialised_responses_match_their_schemas() -> None:
+    new = NewOmnimessage(
+        id=OMNI_ID,
+        account_id=1,
+        to="+37251234567",
+        priority=1,
+        time_to_send_us=None,
+        due_us=0,
+        dlr_url=None,
+        text_store="plaintext",
+        created_us=0,
+        channels=(NewChannelMessage(MSG_ID, "whatsapp", "Tidings", 60, "{}"),),
+    )
+    assert _is_valid("OmniMessageCreateSuccessResponse", send_result(new))
+    view = OmniView(
+        id=OMNI_ID,
+        account_id=1,
+        to="+37251234567",
+        state="processing",
+        priority=1,
+        time_to_send_us=None,
+        due_us=0,
+        dlr_url=None,
+        text_store="plaintext",
+        position=0,
+        created_us=0,
+        channels=(
+            _channel_view(None, None),
+            _channel_view("UNDELIV", 1, parts_count=2, part_price="0.05"),
+        ),
+    )
+    assert _is_valid("DeliveryReportResponse", status_body(view))
+    change = StatusChange(
+        omnimessage_id=OMNI_ID,
+        message_id=MSG_ID,
+        account_id=1,
+        to="+37251234567",
+        channel="rcs",
+        sender="Agent",
+        status="DELIVRD",
+        err=0,
+        error=None,
+        at_us=1_900_000_000_000_000,
+        dlr_url="https://example.com/dlr",
+        parts_count=1,
+        part_price="0.1",
+    )
+    assert _is_valid("DeliveryReportWebhook", delivery_report(change))
+    inbox = SandboxMessage(
+        message_id=MSG_ID,
+        omnimessage_id=OMNI_ID,
+        account_id=1,
+        channel="sms",
+        to="+37251234567",
+        sender="Tidings",
+        text="Hi",
+        content='{"text": "Hi"}',
+        delivered_us=1_900_000_000_000_000,
+    )
+    assert _is_valid("SandboxMessageList", {"messages": [sandbox_message(inbox)]})
+    error = errors_body([invalid("bad", "messages[0].text")])
+    assert _is_valid(
+        "BulkOmniMessageCreateSuccessResponse", {"messages": [send_result(new), error]}
+    )

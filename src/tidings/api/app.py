@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from tidings.api import errors, routes_messages, routes_providers
 from tidings.api.context import ApiContext
+from tidings.api.docs_page import docs_html
 from tidings.api.errors import ApiError
-from tidings.api.openapi import docs_html, openapi_document
+from tidings.api.openapi import openapi_document
 from tidings.api.responses import json_response
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,12 +12,20 @@ from tidings.api.context import ApiContext, account_of
 from tidings.api.errors import error, not_found
 from tidings.api.responses import json_response
 from tidings.api.serialize import sandbox_message, send_result, status_body
+from tidings.core.contract.responses import (
+    BulkOmniMessageCreateSuccessResponse,
+    ErrorOmnichannel,
+    OmniMessageCreateSuccessResponse,
+)
 from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, errors_body, invalid
 from tidings.core.model import OmnimessageRequest
 from tidings.core.phone import normalise_msisdn
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.store.records import CancelResult, NewOmnimessage
 from tidings.webhooks.guard import early_problem
+
+SANDBOX_LIMIT_MAX = 1000
+SANDBOX_LIMIT_DEFAULT = 100
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -62,7 +69,7 @@ async def send_bulk(request: Request) -> Response:
     data = await read_json(request, ctx.settings.max_bulk_body_bytes)
     items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
     records: list[NewOmnimessage] = []
-    out: list[dict[str, Any]] = []
+    out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = []
     for i, item in enumerate(items):
         if not isinstance(item, RequestInvalid) and (
             problem := await _dlr_problem(ctx, item, f"messages[{i}].")
@@ -76,7 +83,8 @@ async def send_bulk(request: Request) -> Response:
             out.append(send_result(record))
     if records:
         await ctx.engine.accept(records)
-    return json_response({"messages": out}, 201)
+    body: BulkOmniMessageCreateSuccessResponse = {"messages": out}
+    return json_response(body, 201)
 
 
 async def cancel_omnimessage(request: Request) -> Response:
@@ -109,8 +117,9 @@ async def sandbox_messages(request: Request) -> Response:
             to = normalise_msisdn("+" + to[1:] if to.startswith(" ") else to)
         except ValueError as exc:
             raise error(400, INVALID, str(exc), "to") from None
-    limit_raw = request.query_params.get("limit", "100")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 1000:
-        raise error(400, INVALID, "limit must be a whole number from 1 to 1000", "limit")
+    limit_raw = request.query_params.get("limit", str(SANDBOX_LIMIT_DEFAULT))
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= SANDBOX_LIMIT_MAX:
+        detail = f"limit must be a whole number from 1 to {SANDBOX_LIMIT_MAX}"
+        raise error(400, INVALID, detail, "limit")
     msgs = await ctx.engine.store.list_sandbox_messages(account.id, to, int(limit_raw))
     return json_response({"messages": [sandbox_message(m) for m in msgs]})

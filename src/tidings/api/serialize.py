@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
+from tidings.core.contract.responses import (
+    DeliveryReportResponse,
+    DeliveryResult,
+    OmniMessageCreateSuccessResponse,
+)
+from tidings.core.contract.responses import (
+    SandboxMessage as SandboxMessageBody,
+)
 from tidings.core.report_payload import iso_us, price_info
 from tidings.store.records import ChannelView, NewOmnimessage, OmniView, SandboxMessage
 
 
-def send_result(o: NewOmnimessage) -> dict[str, Any]:
+def send_result(o: NewOmnimessage) -> OmniMessageCreateSuccessResponse:
     return {
         "messages": [
             {"message_id": c.id, "channel": c.channel, "sender": c.sender} for c in o.channels
@@ -20,8 +26,8 @@ def send_result(o: NewOmnimessage) -> dict[str, Any]:
     }
 
 
-def delivery_result(c: ChannelView) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def delivery_result(c: ChannelView) -> DeliveryResult:
+    out: DeliveryResult = {
         "status": c.status,
         "channel": c.channel,
         "message_id": c.id,
@@ -35,7 +41,7 @@ def delivery_result(c: ChannelView) -> dict[str, Any]:
     return out
 
 
-def status_body(o: OmniView) -> dict[str, Any]:
+def status_body(o: OmniView) -> DeliveryReportResponse:
     return {
         "omnimessage_id": o.id,
         "to": o.to,
@@ -43,7 +49,7 @@ def status_body(o: OmniView) -> dict[str, Any]:
     }
 
 
-def sandbox_message(m: SandboxMessage) -> dict[str, Any]:
+def sandbox_message(m: SandboxMessage) -> SandboxMessageBody:
     return {
         "message_id": m.message_id,
         "omnimessage_id": m.omnimessage_id,

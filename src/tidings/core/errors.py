@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tidings.core.contract.responses import ErrorItemOmnichannel, ErrorOmnichannel
 
 # Messente's title <-> code pairs; codes are strings on the wire.
 NOT_FOUND = ("Not found", "101")
@@ -13,6 +16,8 @@ INTERNAL = ("Internal Server Error", "104")
 INVALID = ("Invalid data", "105")
 MISSING = ("Missing data", "106")
 METHOD_NOT_ALLOWED = ("Method not allowed", "107")
+MAX_ERRORS = 20  # problems reported per omnimessage; the rest are left out
+ERROR_PAIRS = (NOT_FOUND, FORBIDDEN, UNAUTHORIZED, INTERNAL, INVALID, MISSING, METHOD_NOT_ALLOWED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +27,7 @@ class ErrorItem:
     detail: str
     source: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ErrorItemOmnichannel:
         return {
             "title": self.title,
             "detail": self.detail,
@@ -47,5 +52,5 @@ class RequestInvalid(Exception):
         self.errors = errors
 
 
-def errors_body(errors: list[ErrorItem]) -> dict[str, Any]:
+def errors_body(errors: list[ErrorItem]) -> ErrorOmnichannel:
     return {"errors": [e.to_json() for e in errors]}

@@ -6,10 +6,10 @@ import re
 
 import phonenumbers
 
-__all__ = ["normalise_msisdn"]
+__all__ = ["SHAPE", "normalise_msisdn"]
 
 MAX_DIGITS = 15  # E.164
-_SHAPE = re.compile(r"\+?[0-9]+", re.ASCII)
+SHAPE = re.compile(r"\+?[0-9]+", re.ASCII)  # the form checked before libphonenumber is asked
 _EXAMPLE = "+37251234567"
 
 
@@ -24,7 +24,7 @@ def normalise_msisdn(value: str) -> str:
     """
     if not isinstance(value, str):
         raise ValueError("the phone number must be a string")
-    if not _SHAPE.fullmatch(value):
+    if not SHAPE.fullmatch(value):
         raise ValueError(
             f"the phone number must be in international format, '+' and digits only "
             f"(no spaces or punctuation), e.g. {_EXAMPLE}"

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import overload
 
 import orjson
 
+from tidings.core.contract.responses import DeliveryReportWebhook, PriceInfo
 from tidings.core.dispatch import StatusChange
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@overload
+def iso_us(us: int) -> str: ...
+@overload
+def iso_us(us: None) -> None: ...
+@overload
+def iso_us(us: int | None) -> str | None: ...
 def iso_us(us: int | None) -> str | None:
     """UTC ISO 8601 with microseconds and a Z, exact (no float rounding)."""
     if us is None:
@@ -20,7 +27,7 @@ def iso_us(us: int | None) -> str | None:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def price_info(part_price: str | None, parts_count: int | None) -> dict[str, Any] | None:
+def price_info(part_price: str | None, parts_count: int | None) -> PriceInfo | None:
     if part_price is None or parts_count is None:
         return None
     try:
@@ -30,8 +37,8 @@ def price_info(part_price: str | None, parts_count: int | None) -> dict[str, Any
     return {"part_price": part_price, "parts_count": parts_count, "total_price": total}
 
 
-def delivery_report(change: StatusChange) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def delivery_report(change: StatusChange) -> DeliveryReportWebhook:
+    body: DeliveryReportWebhook = {
         "status": change.status,
         "channel": change.channel,
         "message_id": change.message_id,

@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["parse_time_to_send"]
+__all__ = ["DATE_TIME", "parse_time_to_send"]
 
 EXAMPLE = "2019-06-22T09:05 (UTC) or 2019-06-22T09:05:07+04:00"
 
-_DATE_TIME = re.compile(
+DATE_TIME = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
     r"T(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
@@ -55,7 +55,7 @@ def parse_time_to_send(value: object) -> datetime:
         raise ValueError(f"must be a date-time string such as {EXAMPLE}")
     if _DATE_ONLY.fullmatch(value):
         raise ValueError(f"a date alone is not enough, give a time too, e.g. {EXAMPLE}")
-    match = _DATE_TIME.fullmatch(value)
+    match = DATE_TIME.fullmatch(value)
     if match is None:
         shown = value if len(value) <= 40 else value[:40] + "..."
         raise ValueError(f"{shown!r} is not an ISO 8601 date-time such as {EXAMPLE}")

@@ -1,35 +1,32 @@
 """Validation of `POST /v1/omnimessage` and `POST /v1/omnimessages` bodies (pure, no I/O).
 
-Every problem found is reported at once (up to `MAX_ERRORS`), each with the precise field in
-`source`, as "Missing data" (106) for a required field that is absent or null and "Invalid data"
-(105) for everything else. A body that is not a JSON object has source null (or, for a bulk item,
-the item's own path). Unknown fields are ignored and dropped from the result; null in an optional
-field means absent. Channel objects are checked by `validation_channels`.
+The bodies are checked against the contract models (`tidings.core.contract`) and every problem
+found is reported at once (up to `MAX_ERRORS`), each with the precise field in `source`:
+"Missing data" (106) for a required field that is absent or null, "Invalid data" (105) for
+everything else. A body that is not a JSON object has source null (or, for a bulk item, the item's
+own path). Unknown fields are ignored and dropped from the result; null in an optional field means
+absent. Rules that relate several fields of one object are checked once its fields are valid.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 
-from tidings.core._fields import MAX_ERRORS, Node, Problems, json_type
-from tidings.core.errors import RequestInvalid, invalid
-from tidings.core.model import (
-    CHANNELS,
-    PRIORITIES,
-    TEXT_STORES,
-    ChannelRequest,
-    Limits,
-    OmnimessageRequest,
-)
-from tidings.core.phone import normalise_msisdn
-from tidings.core.timeparse import parse_time_to_send
-from tidings.core.validation_channels import validate_channel
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from tidings.core.contract.channels import ENVELOPE_KEYS, ChannelMessage
+from tidings.core.contract.omnimessage import MAX_CHANNEL_MESSAGES, BulkOmnimessage, Omnimessage
+from tidings.core.contract.problems import INVALID_TYPE, MISSING_TYPE
+from tidings.core.errors import MAX_ERRORS, ErrorItem, RequestInvalid, invalid, missing
+from tidings.core.model import CHANNELS, ChannelRequest, Limits, OmnimessageRequest
 
 __all__ = ["MAX_CHANNEL_MESSAGES", "MAX_ERRORS", "validate_bulk", "validate_omnimessage"]
 
-# More than there are channels, since none may repeat; the cap only bounds the work on bad input.
-MAX_CHANNEL_MESSAGES = 10
-TO_MAX_LEN = 32
+_OMNIMESSAGE = TypeAdapter(Omnimessage)
+_BULK = TypeAdapter(BulkOmnimessage)
+_ENVELOPE = set(ENVELOPE_KEYS)
 
 
 def validate_omnimessage(
@@ -41,12 +38,20 @@ def validate_omnimessage(
     `prefix` is prepended to every source, e.g. ``messages[3].`` gives ``messages[3].to``.
     A `time_to_send` that is now or past is kept as given: the engine sends it at once.
     """
-    problems = Problems()
     path = prefix.removesuffix(".")
-    result = _omnimessage(data, path, now=now, limits=limits, problems=problems)
-    if result is None or problems.total:
-        raise RequestInvalid(problems.items)
-    return result
+    try:
+        model = _OMNIMESSAGE.validate_python(data, context={"now": now, "limits": limits})
+    except ValidationError as exc:
+        whole = "an omnimessage" if path else "the request body"
+        raise RequestInvalid(error_items(exc, path, whole)) from None
+    return OmnimessageRequest(
+        to=model.to,
+        messages=tuple(_channel_request(message, limits) for message in model.messages),
+        time_to_send=model.time_to_send,
+        dlr_url=model.dlr_url,
+        text_store=model.text_store or "plaintext",
+        priority=model.priority or "regular",
+    )
 
 
 def validate_bulk(
@@ -59,17 +64,12 @@ def validate_bulk(
     validated on its own, with sources prefixed ``messages[i].``, and the result holds, in order,
     either the validated request or the RequestInvalid describing that item.
     """
-    if not isinstance(data, dict):
-        detail = f"the request body must be a JSON object, got {json_type(data)}"
-        raise RequestInvalid([invalid(detail, None)])
-    problems = Problems()
-    items = Node(data, "", problems).array(
-        "messages", required=True, min_items=1, max_items=limits.max_bulk
-    )
-    if items is None:
-        raise RequestInvalid(problems.items)
+    try:
+        envelope = _BULK.validate_python(data, context={"now": now, "limits": limits})
+    except ValidationError as exc:
+        raise RequestInvalid(error_items(exc, "", "the request body")) from None
     results: list[OmnimessageRequest | RequestInvalid] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(envelope.messages):
         try:
             results.append(
                 validate_omnimessage(item, now=now, limits=limits, prefix=f"messages[{i}].")
@@ -79,89 +79,127 @@ def validate_bulk(
     return results
 
 
-def _omnimessage(
-    data: object, path: str, *, now: datetime, limits: Limits, problems: Problems
-) -> OmnimessageRequest | None:
-    if not isinstance(data, dict):
-        what = "an omnimessage" if path else "the request body"
-        problems.invalid(path or None, f"{what} must be a JSON object, got {json_type(data)}")
-        return None
-    node = Node(data, path, problems)
-    to = _recipient(node)
-    messages = _channel_messages(node, limits)
-    time_to_send = _time_to_send(node, now, limits)
-    dlr_url = node.url("dlr_url")
-    text_store = node.string("text_store", choices=TEXT_STORES) or "plaintext"
-    priority = node.string("priority", choices=tuple(PRIORITIES)) or "regular"
-    if to is None or messages is None:
-        return None
-    return OmnimessageRequest(
-        to=to,
-        messages=messages,
-        time_to_send=time_to_send,
-        dlr_url=dlr_url,
-        text_store=text_store,
-        priority=priority,
+def _channel_request(message: ChannelMessage, limits: Limits) -> ChannelRequest:
+    if message.validity is not None:
+        validity_s = message.validity * 60
+    elif message.ttl is not None:
+        validity_s = message.ttl
+    else:
+        validity_s = limits.default_validity_s
+    return ChannelRequest(
+        channel=getattr(message, "channel"),  # noqa: B009 - declared by each subclass
+        sender=message.sender,
+        validity_s=validity_s,
+        content=message.model_dump(exclude_none=True, exclude=_ENVELOPE),
     )
 
 
-def _recipient(node: Node) -> str | None:
-    to = node.string("to", required=True, max_len=TO_MAX_LEN)
-    if to is None:
-        return None
-    try:
-        return normalise_msisdn(to)
-    except ValueError as exc:
-        node.invalid("to", str(exc))
-        return None
+# -- pydantic errors -> Messente error items -----------------------------------------------------
 
 
-def _channel_messages(node: Node, limits: Limits) -> tuple[ChannelRequest, ...] | None:
-    items = node.array("messages", required=True, min_items=1, max_items=MAX_CHANNEL_MESSAGES)
-    if items is None:
-        return None
-    seen: set[str] = set()
-    result: list[ChannelRequest] = []
-    for i, item in enumerate(items):
-        path = f"{node.at('messages')}[{i}]"
-        channel = item.get("channel") if isinstance(item, dict) else None
-        if isinstance(channel, str) and channel in CHANNELS:
-            if channel in seen:
-                node.p.invalid(
-                    f"{path}.channel",
-                    f"channel {channel} appears more than once in messages; "
-                    "each channel may be used once",
-                )
-            seen.add(channel)
-        validated = validate_channel(item, path, limits, node.p)
-        if validated is not None:
-            result.append(validated)
-    return tuple(result) if len(result) == len(items) else None
+def error_items(exc: ValidationError, path: str, whole: str) -> list[ErrorItem]:
+    """The first `MAX_ERRORS` problems of `exc` as error items with sources under `path`.
+
+    `whole` names the validated value in a detail when it is not even an object.
+    """
+    return [_item(err, path, whole) for err in exc.errors(include_url=False)[:MAX_ERRORS]]
 
 
-def _time_to_send(node: Node, now: datetime, limits: Limits) -> datetime | None:
-    value = node.data.get("time_to_send")
-    if value is None:
-        return None
-    try:
-        when = parse_time_to_send(value)
-    except ValueError as exc:
-        node.invalid("time_to_send", f"time_to_send: {exc}")
-        return None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    horizon = timedelta(seconds=limits.max_schedule_ahead_s)
-    if when - now > horizon:
-        node.invalid(
-            "time_to_send",
-            f"time_to_send is too far ahead: at most {_describe(horizon)} from now "
-            f"(latest {(now + horizon).astimezone(UTC).isoformat(timespec='seconds')})",
+def _item(err: ErrorDetails, path: str, whole: str) -> ErrorItem:
+    loc = _without_tag(err["loc"])
+    kind, value = err["type"], err.get("input")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        source = _source(path, (*loc, "channel"))
+        tag = value.get("channel") if isinstance(value, Mapping) else None
+        if tag is None:
+            return missing("channel is required", source)
+        return invalid(f"channel must be one of {', '.join(CHANNELS)}", source)
+    source = _source(path, loc)
+    key = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    if kind == MISSING_TYPE:
+        return missing(err["msg"], source)
+    if kind == "missing" or (value is None and loc and isinstance(loc[-1], str)):
+        return missing(f"{key} is required", source)
+    return invalid(_detail(err, loc, key, whole), source)
+
+
+def _without_tag(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Drop the union member's name pydantic puts after ``messages[i]``."""
+    if len(loc) > 2 and loc[0] == "messages" and isinstance(loc[1], int) and loc[2] in CHANNELS:
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
+def _source(path: str, loc: tuple[int | str, ...]) -> str | None:
+    out = path
+    for part in loc:
+        out = f"{out}[{part}]" if isinstance(part, int) else f"{out}.{part}" if out else part
+    return out or None
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "an array",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _detail(err: ErrorDetails, loc: tuple[int | str, ...], key: str, whole: str) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == INVALID_TYPE:
+        keyed = ctx.get("keyed")
+        return f"{key}{keyed}{err['msg']}" if keyed else err["msg"]
+    if kind in _EXPECTED:
+        if not loc:
+            return f"{whole} must be a JSON object, got {json_type(value)}"
+        what = key if isinstance(loc[-1], str) else f"each item of {key}"
+        return f"{what} must be {_EXPECTED[kind]}, got {json_type(value)}"
+    if kind == "string_too_short":
+        low = ctx["min_length"]
+        return (
+            f"{key} must not be empty"
+            if low == 1
+            else f"{key} must be at least {low} characters long"
         )
-        return None
-    return when
+    if kind == "string_too_long":
+        return f"{key} must be at most {ctx['max_length']} characters long ({len(str(value))})"
+    if kind == "too_short":
+        low, got = ctx["min_length"], ctx["actual_length"]
+        return (
+            f"{key} must not be empty"
+            if low == 1
+            else f"{key} must have at least {low} entries ({got} given)"
+        )
+    if kind == "too_long":
+        return f"{key} must have at most {ctx['max_length']} entries ({ctx['actual_length']} given)"
+    if kind == "literal_error":
+        return f"{key} must be one of {ctx['expected']}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{key} must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{key} must be at most {ctx.get('le', ctx.get('lt'))}"
+    if kind == "finite_number":
+        return f"{key} must be a finite number"
+    return f"{key}: {err['msg']}" if key else err["msg"]
 
 
-def _describe(span: timedelta) -> str:
-    if span.seconds == 0 and span.microseconds == 0:
-        return f"{span.days} days"
-    return f"{int(span.total_seconds())} seconds"
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for error details."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
