@@ -36,6 +36,9 @@ async def test_whatsapp_statuses_with_nul(
         # A status for a message id holding a NUL cannot be about one of ours.
         r = await gw.callback("wa", *standin.status_callback("wamid.\x00x", "delivered", TO[1:]))
         assert r.status_code == 200, r.text
+        # Nor one whose echo of our id holds one.
+        echoed = standin.status_callback("wamid.x", "delivered", TO[1:], opaque="ours\x00")
+        assert (await gw.callback("wa", *echoed)).status_code == 200
         # A failure whose error text holds one is recorded, the NUL replaced.
         omni = await gw.send(TO, TEXT)
         st = await gw.wait_status(omni, lambda s: s[0]["status"] == "ACK")

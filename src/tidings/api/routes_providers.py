@@ -120,12 +120,12 @@ async def provider_webhook(request: Request) -> Response:
 
 def _storable(connector: str, events: list[ProviderEvent]) -> list[ProviderEvent]:
     """Events as the database can keep them. A NUL character cannot be stored in PostgreSQL:
-    an event whose id or message ref holds one cannot be about a message of ours and is dropped
+    an event whose id or message ids hold one cannot be about a message of ours and is dropped
     (answering an error would only make the provider send it again); in the provider's error
     text it is replaced."""
     out: list[ProviderEvent] = []
     for e in events:
-        if NUL in e.key or NUL in e.provider_ref:
+        if NUL in e.key or NUL in e.provider_ref or NUL in (e.message_id or ""):
             log.warning("action=provider_event_dropped connector=%s reason=nul", connector)
         elif e.error is not None and NUL in e.error:
             out.append(replace(e, error=e.error.replace(NUL, "\ufffd")))
