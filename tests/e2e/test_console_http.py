@@ -185,7 +185,10 @@ def test_sessions_survive_a_restart_and_sign_out_ends_them(server: Server) -> No
 def test_api_is_unchanged(server: Server) -> None:
     r = httpx.get(f"{server.url}/v1/nothing-here")
     assert r.status_code == 404 and r.json()["errors"][0]["code"] == "101"
-    r = httpx.post(f"{server.url}/v1/omnimessage", content=b"{", auth=server.auth)
+    json_body = {"Content-Type": "application/json"}
+    r = httpx.post(
+        f"{server.url}/v1/omnimessage", content=b"{", auth=server.auth, headers=json_body
+    )
     assert r.status_code == 400 and r.headers["content-type"] == "application/json"
 
 

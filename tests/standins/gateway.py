@@ -88,9 +88,13 @@ async def wait_for(cond: Callable[[], bool], within: float = 10.0) -> None:
 
 @asynccontextmanager
 async def gateway(
-    tmp_path: Path, config: Mapping[str, Any], env: Mapping[str, str] | None = None
+    tmp_path: Path,
+    config: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    database: str | None = None,
 ) -> AsyncIterator[Gateway]:
-    url = parse_database_url(f"sqlite:///{tmp_path / 'gateway.db'}")
+    """The app in process over `database` (default: a SQLite file in `tmp_path`)."""
+    url = parse_database_url(database or f"sqlite:///{tmp_path / 'gateway.db'}")
     store = await open_store(url)
     try:
         await runtime.create_account(store, USER, PASSWORD, "AliceCo")

@@ -252,3 +252,11 @@ async def test_target_addresses_type(wire: Wire) -> None:
     t = PinnedTransport(DENY, resolver=dns())
     target = await t.resolve("http://dual.example/")
     assert target.addresses == (ipaddress.ip_address(PUBLIC_V6), ipaddress.ip_address(PUBLIC_V4))
+
+
+def test_parse_retry_after_reads_ascii_digits_only() -> None:
+    # `"²".isdigit()` is true but int() refuses it; a 5000-digit number int() refuses too.
+    assert parse_retry_after("²") is None
+    assert parse_retry_after("٣") is None
+    assert parse_retry_after("9" * 5000) is None
+    assert parse_retry_after("1_0") is None

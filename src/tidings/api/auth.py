@@ -42,7 +42,9 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
+    # No account name or password holds a NUL (PostgreSQL could not even look it up): refused
+    # here, like any other wrong credentials.
+    return (user, password) if sep and "\x00" not in decoded else None
 
 
 class Authenticator:

@@ -1,19 +1,38 @@
-"""Reading a JSON request body: size limit, then strict JSON, both as Messente errors."""
+"""Reading a JSON request body: media type, size limit, then strict JSON, as Messente errors.
+
+Only `application/json` (parameters such as `charset` allowed) is read: a browser can send
+`text/plain`, form-encoded or multipart bodies cross-site without asking first (no CORS
+preflight), with the Basic credentials it has cached, so accepting those would let any web
+page send messages as a signed-in user.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from tidings.api.errors import ApiError, error
+from tidings.api.strict_json import loads_strict
 from tidings.core.errors import INVALID
+from tidings.core.strict_int import parse_int
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    return (content_type or "").partition(";")[0].strip().lower() == JSON_MEDIA_TYPE
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if not is_json_media_type(request.headers.get("content-type")):
+        raise error(
+            415,
+            INVALID,
+            "The request body must be JSON, sent with Content-Type: application/json",
+        )
+    declared = parse_int(request.headers.get("content-length"), 0)
+    if declared is not None and declared > max_bytes:
         raise _too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
@@ -25,10 +44,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     raw = b"".join(chunks)
     if not raw.strip():
         raise error(400, INVALID, "The request body is empty; a JSON object is required")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise error(400, INVALID, f"The request body is not valid JSON: {exc}") from None
+    return loads_strict(raw)
 
 
 def _too_large(max_bytes: int) -> ApiError:

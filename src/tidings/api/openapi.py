@@ -122,6 +122,19 @@ _OMNI_ID = {
 }
 
 
+def _link(operation_id: str, omnimessage_id: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": {"omnimessageId": omnimessage_id}}
+
+
+_SENT_ID = "$response.body#/omnimessage_id"
+_CANCELLED_ID = "$request.path.omnimessageId"
+# What a client does next with a sent omnimessage (stateful clients and fuzzers follow these).
+_OMNI_LINKS = {
+    "GetStatus": _link("retrieveDeliveryReport", _SENT_ID),
+    "Cancel": _link("cancelScheduledMessage", _SENT_ID),
+}
+
+
 def _paths() -> dict[str, Any]:
     err = _response_ref
     return {
@@ -136,9 +149,12 @@ def _paths() -> dict[str, Any]:
                 "delivers.",
                 "requestBody": {"required": True, "content": _json(_ref("Omnimessage"))},
                 "responses": {
-                    "201": _response(
-                        "Accepted and stored.", _ref("OmniMessageCreateSuccessResponse")
-                    ),
+                    "201": {
+                        **_response(
+                            "Accepted and stored.", _ref("OmniMessageCreateSuccessResponse")
+                        ),
+                        "links": _OMNI_LINKS,
+                    },
                     "400": err("BadRequest"),
                     "401": err("Unauthorized"),
                     "413": err("PayloadTooLarge"),
@@ -177,7 +193,10 @@ def _paths() -> dict[str, Any]:
                 "sending, does not exist or belongs to another account: 404. After cancel, "
                 'the status shows every channel as `"DELETED"`.',
                 "responses": {
-                    "202": _response("Cancelled (or already cancelled).", _ref("EmptyObject")),
+                    "202": {
+                        **_response("Cancelled (or already cancelled).", _ref("EmptyObject")),
+                        "links": {"GetStatus": _link("retrieveDeliveryReport", _CANCELLED_ID)},
+                    },
                     "401": err("Unauthorized"),
                     "404": _response(
                         "Already sent, or no such omnimessage (`Not found` 101).",

@@ -20,6 +20,7 @@ from tidings.core.contract.responses import (
 from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, errors_body, invalid
 from tidings.core.model import OmnimessageRequest
 from tidings.core.phone import normalise_msisdn
+from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.store.records import CancelResult, NewOmnimessage
 from tidings.webhooks.guard import early_problem
@@ -117,9 +118,11 @@ async def sandbox_messages(request: Request) -> Response:
             to = normalise_msisdn("+" + to[1:] if to.startswith(" ") else to)
         except ValueError as exc:
             raise error(400, INVALID, str(exc), "to") from None
-    limit_raw = request.query_params.get("limit", str(SANDBOX_LIMIT_DEFAULT))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= SANDBOX_LIMIT_MAX:
+    limit = parse_int(
+        request.query_params.get("limit", str(SANDBOX_LIMIT_DEFAULT)), 1, SANDBOX_LIMIT_MAX
+    )
+    if limit is None:
         detail = f"limit must be a whole number from 1 to {SANDBOX_LIMIT_MAX}"
         raise error(400, INVALID, detail, "limit")
-    msgs = await ctx.engine.store.list_sandbox_messages(account.id, to, int(limit_raw))
+    msgs = await ctx.engine.store.list_sandbox_messages(account.id, to, limit)
     return json_response({"messages": [sandbox_message(m) for m in msgs]})

@@ -15,26 +15,34 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from tidings.api.body import read_json
 from tidings.api.context import ApiContext, account_of
 from tidings.api.errors import error, not_found
 from tidings.api.responses import json_response
-from tidings.channels.http_base import HttpConnector, InboundRequest, WebhookReply
+from tidings.channels.http_base import (
+    HttpConnector,
+    InboundRequest,
+    ProviderEvent,
+    WebhookReply,
+)
 from tidings.channels.telegram import TelegramConnector
 from tidings.core.dispatch import Report
 from tidings.core.errors import INVALID, MISSING
+from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
 from tidings.store.provider_sql import ProviderEventKey
 
 log = logging.getLogger("tidings.api")
 
 MAX_CALLBACK_BYTES = 1024 * 1024
+MAX_LINK_BODY_BYTES = 64 * 1024
 PARK_WINDOW_US = 10 * 60 * 1_000_000  # an unknown ref this recent is asked to be retried
 
 
@@ -82,6 +90,7 @@ async def provider_webhook(request: Request) -> Response:
         events = await conn.events(inbound)
     except ValueError as exc:
         return Response(str(exc).encode(), 400, media_type="text/plain")
+    events = _storable(conn.name, events)
     if not events:
         return Response(b"ok", 200, media_type="text/plain")
     now = ctx.engine.clock.now_us()
@@ -109,6 +118,22 @@ async def provider_webhook(request: Request) -> Response:
     return Response(b"ok", 200, media_type="text/plain")
 
 
+def _storable(connector: str, events: list[ProviderEvent]) -> list[ProviderEvent]:
+    """Events as the database can keep them. A NUL character cannot be stored in PostgreSQL:
+    an event whose id or message ids hold one cannot be about a message of ours and is dropped
+    (answering an error would only make the provider send it again); in the provider's error
+    text it is replaced."""
+    out: list[ProviderEvent] = []
+    for e in events:
+        if NUL in e.key or NUL in e.provider_ref or NUL in (e.message_id or ""):
+            log.warning("action=provider_event_dropped connector=%s reason=nul", connector)
+        elif e.error is not None and NUL in e.error:
+            out.append(replace(e, error=e.error.replace(NUL, "\ufffd")))
+        else:
+            out.append(e)
+    return out
+
+
 async def telegram_link(request: Request) -> Response:
     """Issue a one-time deep-link token binding a phone number to the chat that opens it."""
     ctx: ApiContext = request.app.state.ctx
@@ -116,10 +141,7 @@ async def telegram_link(request: Request) -> Response:
     conn = ctx.engine.router.named(request.path_params["connector"])
     if not isinstance(conn, TelegramConnector):
         raise not_found("No such Telegram connector")
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise error(400, INVALID, "The body must be JSON") from None
+    body = await read_json(request, MAX_LINK_BODY_BYTES)
     phone = body.get("phone") if isinstance(body, dict) else None
     if not isinstance(phone, str):
         raise error(400, MISSING, "phone is required", "phone")

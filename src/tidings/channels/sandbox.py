@@ -26,6 +26,13 @@ from tidings.store.records import SandboxMessage
 
 log = logging.getLogger("tidings.sandbox")
 
+# Plays acknowledged at once and then reported with (status, err), without an inbox row.
+_REPORTED_NOW = {
+    SandboxOutcome.UNDELIVERED: ("UNDELIV", 1),
+    SandboxOutcome.INVALID_NUMBER: ("FAILED", 3),
+    SandboxOutcome.EXPIRED: ("EXPIRED", 2),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class SandboxTiming:
@@ -73,50 +80,80 @@ class SandboxConnector:
     async def send(self, jobs: Sequence[SendJob]) -> list[SendOutcome]:
         t = self._timing
         now = self._now_us()
-        outcomes: list[SendOutcome] = []
-        inbox: list[SandboxMessage] = []
+        outcomes: dict[str, SendOutcome] = {}
+        deliver: list[tuple[SendJob, SandboxOutcome]] = []  # into the inbox, then DELIVRD
         receipts: list[tuple[str, str, int]] = []  # (message id, status, err)
-        seen: list[tuple[str, str, int]] = []
         for j in jobs:
             play = outcome_for(j.to, j.position)
             if play == SandboxOutcome.REJECTED:
-                outcomes.append(
-                    SendOutcome(j, Outcome.REJECTED, self.name, err=9, error=ERR_TEXT[9])
+                outcomes[j.message_id] = SendOutcome(
+                    j, Outcome.REJECTED, self.name, err=9, error=ERR_TEXT[9]
                 )
                 continue
             if play == SandboxOutcome.TEMPORARY and j.message_id not in self._refused_once:
                 self._refused_once.add(j.message_id)
                 retry = now + int(t.retry_after_s * 1_000_000)
-                outcomes.append(SendOutcome(j, Outcome.RETRY, self.name, retry_at_us=retry))
+                outcomes[j.message_id] = SendOutcome(j, Outcome.RETRY, self.name, retry_at_us=retry)
                 continue
             if play == SandboxOutcome.SILENT:
-                outcomes.append(
-                    SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id)
+                outcomes[j.message_id] = SendOutcome(
+                    j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id
                 )
                 continue
-            # Accepted and acknowledged in one answer: the ACK is recorded with the outcome.
-            outcomes.append(
-                SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id, status="ACK")
-            )
-            if play == SandboxOutcome.UNDELIVERED:
-                receipts.append((j.message_id, "UNDELIV", 1))
-            elif play == SandboxOutcome.INVALID_NUMBER:
-                receipts.append((j.message_id, "FAILED", 3))
-            elif play == SandboxOutcome.EXPIRED:
-                receipts.append((j.message_id, "EXPIRED", 2))
+            if play in _REPORTED_NOW:
+                outcomes[j.message_id] = self._acked(j)
+                receipts.append((j.message_id, *_REPORTED_NOW[play]))
             elif play == SandboxOutcome.SLOW:
+                outcomes[j.message_id] = self._acked(j)
                 self._later(t.slow_delay_s, functools.partial(self._deliver_late, j))
-            else:
-                inbox.append(self._inbox_row(j, now))
-                receipts.append((j.message_id, "DELIVRD", 0))
-                if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
-                    seen.append((j.message_id, "SEEN", 10))
+            else:  # delivered (or read), now or on the retry after a temporary refusal
+                deliver.append((j, play))
+        # A delivery is reported only once it is in the inbox: the write comes first, and a
+        # message whose row could not be written is retried later, never reported delivered.
+        seen: list[tuple[str, str, int]] = []
+        written = await self._write_inbox([j for j, _ in deliver], now)
+        for j, play in deliver:
+            if j.message_id not in written:
+                retry = now + int(t.retry_after_s * 1_000_000)
+                outcomes[j.message_id] = SendOutcome(
+                    j,
+                    Outcome.RETRY,
+                    self.name,
+                    error="the sandbox inbox could not be written",
+                    retry_at_us=retry,
+                )
+                continue
+            outcomes[j.message_id] = self._acked(j)
+            receipts.append((j.message_id, "DELIVRD", 0))
+            if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
+                seen.append((j.message_id, "SEEN", 10))
         # One timer per batch and delay, not one per message (a burst hands over thousands).
         self._report(receipts, t.delivery_delay_s)
         self._report(seen, t.delivery_delay_s + t.seen_delay_s)
-        if inbox:
-            await self._inbox.add(inbox)
-        return outcomes
+        return [outcomes[j.message_id] for j in jobs]
+
+    def _acked(self, j: SendJob) -> SendOutcome:
+        return SendOutcome(j, Outcome.ACCEPTED, self.name, provider_ref=j.message_id, status="ACK")
+
+    async def _write_inbox(self, jobs: Sequence[SendJob], at_us: int) -> set[str]:
+        """Commit the inbox rows of `jobs`; the ids whose row is committed. All in one group
+        commit when that works, else row by row so one bad row does not hold back the rest."""
+        if not jobs:
+            return set()
+        rows = [self._inbox_row(j, at_us) for j in jobs]
+        try:
+            await self._inbox.add(rows)
+            return {r.message_id for r in rows}
+        except Exception:
+            log.exception("action=sandbox_inbox_write_failed count=%d", len(rows))
+        # One request per row: the group commit tries them together, then each on its own.
+        results = await asyncio.gather(
+            *(self._inbox.add([r]) for r in rows), return_exceptions=True
+        )
+        for r, res in zip(rows, results, strict=True):
+            if isinstance(res, BaseException):
+                log.warning("action=sandbox_inbox_row_refused message_id=%s", r.message_id)
+        return {r.message_id for r, res in zip(rows, results, strict=True) if res is None}
 
     async def _insert(self, requests: Sequence[Sequence[SandboxMessage]]) -> list[None]:
         await self._store.insert_sandbox_messages([m for r in requests for m in r])

@@ -18,6 +18,7 @@ Webhooks carry `X-Telegram-Bot-Api-Secret-Token` (the `secret_token` given to `s
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from tidings.core.phone import normalise_msisdn
 from tidings.store.base import Store
 
 log = logging.getLogger("tidings.channels")
+# Link tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
+_LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 TELEGRAM_URL = "https://api.telegram.org"
 CAPTION_MAX = 1024
@@ -156,6 +159,9 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
         text = msg.get("text")
         if isinstance(text, str) and text.startswith("/start "):
             token = text.split(" ", 1)[1].strip()
+            if not _LINK_TOKEN.fullmatch(token):  # not one we issued (nor one a database takes)
+                log.info("action=telegram_link connector=%s bound=False", self.name)
+                return []
             phone = await self.store.redeem_telegram_link(self.name, token, chat_id, now)
             log.info("action=telegram_link connector=%s bound=%s", self.name, phone is not None)
             return []

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,15 +23,19 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from tidings.api.context import ApiContext
+from tidings.api.strict_json import refuse_nul
 from tidings.core.errors import ErrorItem, RequestInvalid
 from tidings.core.model import CHANNELS, PRIORITIES, TEXT_STORES
+from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
+from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_omnimessage
 from tidings.store.records import Account, CancelResult
 from tidings.ui import views
 from tidings.ui.session import COOKIE, MAX_AGE_S, Session, SessionCodec, SignInLimiter, csrf_ok
 from tidings.ui.session import fingerprint as password_fingerprint
 
+Handler = Callable[[Request], Awaitable[Response]]
 _HERE = Path(__file__).parent
 PAGE_SIZE = 50
 COMPOSE_ROWS = 3
@@ -45,13 +49,20 @@ CSP = (
 )
 
 
-def _parse_cursor(raw: str | None) -> tuple[int, str] | None:
+class BadRequest(Exception):
+    """A query parameter the console cannot read: answered with a 400 page."""
+
+
+def _cursor_param(request: Request, name: str) -> tuple[int, str] | None:
+    """A page cursor `<microseconds>_<id>` from the query string; absent or empty: None."""
+    raw = request.query_params.get(name)
     if not raw:
         return None
-    us, sep, ident = raw.partition("_")
-    if not sep or not us.lstrip("-").isdigit() or not ident:
-        return None
-    return int(us), ident
+    us, _, ident = raw.partition("_")
+    value = parse_int(us)
+    if value is None or not ident:
+        raise BadRequest(f"The page cursor {name!r} is not one this site made.")
+    return value, ident
 
 
 def _cursor(us: int, ident: str) -> str:
@@ -240,6 +251,11 @@ class Console:
             viewer=viewer,
         )
 
+    async def bad_request(self, request: Request, message: str) -> Response:
+        title = "Bad request"
+        context = {"title": title, "message": message}
+        return self.page(request, "error.html", context, 400, await self.viewer(request))
+
     def not_found(self, request: Request, viewer: Viewer | None, what: str = "") -> Response:
         return self.page(request, "not_found.html", {"what": what}, status=404, viewer=viewer)
 
@@ -303,7 +319,7 @@ class Console:
         v = await self.viewer(request)
         if v is None:
             return self.to_login(request)
-        before = _parse_cursor(request.query_params.get("before"))
+        before = _cursor_param(request, "before")
         rows = await self.ctx.engine.store.console_inbox(
             v.account.id, before=before, limit=PAGE_SIZE + 1
         )
@@ -329,8 +345,13 @@ class Console:
         v = await self.viewer(request)
         if v is None:
             return Response("sign in first", status_code=401, media_type="text/plain")
-        raw = request.headers.get("last-event-id") or request.query_params.get("since", "")
-        since = int(raw) if raw.isdigit() else await self.ctx.engine.store.now_us()
+        raw = request.headers.get("last-event-id") or request.query_params.get("since")
+        if raw:
+            if (given := parse_int(raw, 0)) is None:
+                raise BadRequest("since (or Last-Event-ID) must be a time in microseconds.")
+            since = given
+        else:
+            since = await self.ctx.engine.store.now_us()
         store, account_id = self.ctx.engine.store, v.account.id
         bubble_macro = self.templates.env.get_template("_bubbles.html").module
 
@@ -401,7 +422,7 @@ class Console:
             errors["from"] = "Not a date and time"
         if filters["until"] and until_us is None:
             errors["until"] = "Not a date and time"
-        after = _parse_cursor(q.get("after"))
+        after = _cursor_param(request, "after")
         rows = []
         more = False
         if not errors:
@@ -553,6 +574,7 @@ class Console:
                 body[key] = data[key]
         engine = self.ctx.engine
         try:
+            refuse_nul(body)
             req = validate_omnimessage(body, now=engine.clock_now(), limits=engine.settings.limits)
         except RequestInvalid as exc:
             errors: dict[str, list[str]] = {}
@@ -575,13 +597,13 @@ class Console:
         if v is None:
             return self.to_login(request)
         q = request.query_params.get("q", "").strip()
-        before = _parse_cursor(request.query_params.get("before"))
+        before = _cursor_param(request, "before")
         kind, rows, more, problem = None, [], False, None
         if q:
             omni_id, to, text = _uuid(q), None, None
             if omni_id is not None:
                 kind = "id"
-            elif q.lstrip("+").isdigit():
+            elif (digits := q.lstrip("+")).isascii() and digits.isdigit():
                 try:
                     to, kind = normalise_msisdn(q), "number"
                 except ValueError as exc:
@@ -648,20 +670,40 @@ class _ConsoleMount(Mount):
         return super().matches(scope)
 
 
+def _checked(c: Console, handler: Handler) -> Handler:
+    """`handler`, behind the console's rules for query strings: no NUL character anywhere (the
+    database could not compare with it), and any parameter the page cannot read is a 400 page
+    naming it, never a 500."""
+
+    async def checked(request: Request) -> Response:
+        if any(NUL in k or NUL in v for k, v in request.query_params.multi_items()):
+            return await c.bad_request(request, "The address holds a NUL character (%00).")
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return await c.bad_request(request, str(exc))
+
+    return checked
+
+
 def console_routes(ctx: ApiContext) -> list[BaseRoute]:
     c = Console(ctx)
+
+    def page(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, _checked(c, handler), methods=[method])
+
     pages: list[BaseRoute] = [
-        Route("/", c.inbox, methods=["GET"]),
-        Route("/login", c.login_form, methods=["GET"]),
-        Route("/login", c.login, methods=["POST"]),
-        Route("/logout", c.logout, methods=["POST"]),
-        Route("/inbox/events", c.inbox_events, methods=["GET"]),
-        Route("/scheduled", c.scheduled, methods=["GET"]),
-        Route("/scheduled/{omnimessage_id}/cancel", c.cancel, methods=["POST"]),
-        Route("/messages/{omnimessage_id}", c.message, methods=["GET"]),
-        Route("/compose", c.compose_form, methods=["GET"]),
-        Route("/compose", c.compose, methods=["POST"]),
-        Route("/search", c.search, methods=["GET"]),
+        page("/", c.inbox, "GET"),
+        page("/login", c.login_form, "GET"),
+        page("/login", c.login, "POST"),
+        page("/logout", c.logout, "POST"),
+        page("/inbox/events", c.inbox_events, "GET"),
+        page("/scheduled", c.scheduled, "GET"),
+        page("/scheduled/{omnimessage_id}/cancel", c.cancel, "POST"),
+        page("/messages/{omnimessage_id}", c.message, "GET"),
+        page("/compose", c.compose_form, "GET"),
+        page("/compose", c.compose, "POST"),
+        page("/search", c.search, "GET"),
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
     return [_ConsoleMount("", routes=pages)]

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from tidings.core.strict_int import parse_int
 from tidings.webhooks.guard import (
     ResolutionError,
     Resolver,
@@ -97,8 +98,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if (seconds := parse_int(value, 0)) is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

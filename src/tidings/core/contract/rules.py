@@ -198,13 +198,16 @@ class TypeNamesField(Rule):
         return []
 
     def schema(self) -> Schema:
+        # "type is k -> k present" for each k, written as one choice per type rather than
+        # if/then (which schema-driven generators such as schemathesis cannot generate from).
         return {
-            "allOf": [
-                {
-                    "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
-                    "then": present(kind),
-                }
-                for kind in self.types
+            "anyOf": [
+                {"not": {"required": ["type"]}},
+                {"properties": {"type": {"not": {"enum": list(self.types)}}}},
+                *(
+                    {"allOf": [{"properties": {"type": {"const": kind}}}, present(kind)]}
+                    for kind in self.types
+                ),
             ]
         }
 
