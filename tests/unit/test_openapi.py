@@ -236,7 +236,7 @@ def test_omnimessage_fields() -> None:
     sms = SCHEMAS["SMS"]["properties"]
     assert _value(sms["autoconvert"])["enum"] == ["on", "full", "off", "true", "false"]
     assert "360 minutes" in sms["validity"]["description"]
-    assert set(SCHEMAS["RCS"]["required"]) == {"channel", "sender"}
+    assert SCHEMAS["RCS"]["required"] == ["channel", "sender"]
     assert _value(SCHEMAS["RCS"]["properties"]["text"])["maxLength"] == 3072
     assert _value(SCHEMAS["RCS"]["properties"]["suggestions"])["maxItems"] == 11
     assert SCHEMAS["Telegram"]["properties"]["ttl"]["type"] == "null"  # validity only

@@ -124,6 +124,7 @@ def _constraints(schema: dict[str, Any]) -> str:
         ("maxProperties", "max properties"),
         ("pattern", "pattern"),
         ("default", "default"),
+        ("x-server-check", "checked:"),
     )
     for key, label in labels:
         if key in schema:

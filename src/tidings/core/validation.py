@@ -87,7 +87,7 @@ def _channel_request(message: ChannelMessage, limits: Limits) -> ChannelRequest:
     else:
         validity_s = limits.default_validity_s
     return ChannelRequest(
-        channel=getattr(message, "channel"),  # noqa: B009 - declared by each subclass
+        channel=message.channel,
         sender=message.sender,
         validity_s=validity_s,
         content=message.model_dump(exclude_none=True, exclude=_ENVELOPE),

@@ -46,6 +46,7 @@ class ChannelMessage(Wire):
         NotBoth("validity", "ttl", "give either validity (minutes) or ttl (seconds), not both"),
     )
 
+    channel: str  # each subclass narrows it to its own name, the union's tag
     sender: Sender | None = Field(
         None,
         description="Sender identity: a name of 1-11 ASCII letters, digits and spaces with at "
