@@ -173,6 +173,14 @@ def test_password_change_and_removal_take_effect_on_the_next_request(
         assert c.post("/v1/omnimessage", json=BODY, auth=new).status_code == 401
         assert c.post("/v1/omnimessages", json={"messages": [BODY]}, auth=new).status_code == 401
         assert c.get(INBOX, auth=new).status_code == 401
+        # Nor does a removed account learn what is wrong with a body (from another address: the
+        # failures above count against this one).
+        elsewhere = at("192.0.2.50")
+        r = c.post("/v1/omnimessage", json={"to": "x"}, auth=new, headers=elsewhere)
+        assert r.status_code == 401
+        invalid_only = {"messages": [{"to": "x", "messages": []}]}
+        r = c.post("/v1/omnimessages", json=invalid_only, auth=new, headers=elsewhere)
+        assert r.status_code == 401
         assert c.get(INBOX, auth=("bob", "bob-secret-pw")).status_code == 200
 
 

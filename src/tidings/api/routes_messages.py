@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from tidings.api.body import read_json
 from tidings.api.context import ApiContext, account_of, recheck
-from tidings.api.errors import error, not_found
+from tidings.api.errors import ApiError, error, not_found
 from tidings.api.responses import json_response
 from tidings.api.serialize import sandbox_message, send_result, status_body
 from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, errors_body, invalid
@@ -68,10 +68,15 @@ async def _store(
 async def send_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request, current=False)
-    data = await read_json(request, ctx.settings.max_body_bytes)
-    req = validate_omnimessage(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
-    if (problem := await _dlr_problem(ctx, req, "")) is not None:
-        raise RequestInvalid([problem])
+    try:
+        data = await read_json(request, ctx.settings.max_body_bytes)
+        now, limits = ctx.engine.clock_now(), ctx.engine.settings.limits
+        req = validate_omnimessage(data, now=now, limits=limits)
+        if (problem := await _dlr_problem(ctx, req, "")) is not None:
+            raise RequestInvalid([problem])
+    except (ApiError, RequestInvalid):
+        await recheck(request)  # no answer about the body to a caller whose account changed
+        raise
     (record,) = await _store(request, account, lambda a: [ctx.engine.build(a, req)])
     return json_response(send_result(record), 201)
 
@@ -79,8 +84,12 @@ async def send_omnimessage(request: Request) -> Response:
 async def send_bulk(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request, current=False)
-    data = await read_json(request, ctx.settings.max_bulk_body_bytes)
-    items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    try:
+        data = await read_json(request, ctx.settings.max_bulk_body_bytes)
+        items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    except (ApiError, RequestInvalid):
+        await recheck(request)
+        raise
     checked: list[OmnimessageRequest | RequestInvalid] = []
     for i, item in enumerate(items):
         if not isinstance(item, RequestInvalid) and (
@@ -89,11 +98,13 @@ async def send_bulk(request: Request) -> Response:
             item = RequestInvalid([problem])
         checked.append(item)
     valid = [item for item in checked if not isinstance(item, RequestInvalid)]
-    records = iter(
-        await _store(request, account, lambda a: [ctx.engine.build(a, item) for item in valid])
-        if valid
-        else []
-    )
+    if valid:
+        records = iter(
+            await _store(request, account, lambda a: [ctx.engine.build(a, item) for item in valid])
+        )
+    else:
+        await recheck(request)  # nothing to store, so no transaction checks the account
+        records = iter([])
     out = [
         errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(next(records))
         for item in checked
