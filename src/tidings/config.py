@@ -11,7 +11,11 @@ verify_token = "choose-one"
 [routes]                           # channel -> connector; unrouted channels go to the sandbox
 whatsapp = "wa"
 
-[accounts.alice.routes]            # per account (by username), over [routes]
+[accounts.alice]                   # per account (by username)
+rate_per_second = 50               # its request rate limit (default: TIDINGS_RATE_PER_SECOND)
+rate_burst = 100                   # (default: twice the rate)
+
+[accounts.alice.routes]            # per account, over [routes]
 sms = "sandbox"
 ```
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tidings.api.ratelimit import Rate
 from tidings.channels.http_base import HttpSettings
 from tidings.channels.messente_relay import MESSENTE_URL, MessenteSettings
 from tidings.channels.port import Connector
@@ -72,6 +77,7 @@ class GatewayConfig:
     routes: dict[str, str] = field(default_factory=dict)  # channel -> connector name
     account_routes: dict[str, dict[str, str]] = field(default_factory=dict)  # username -> routes
     source: str = "<config>"
+    account_rates: dict[str, Rate] = field(default_factory=dict)  # username -> request rate
 
     def route_for(self, channel: str, username: str | None = None) -> str:
         if username is not None and channel in self.account_routes.get(username, {}):
@@ -316,15 +322,23 @@ def parse_config(
     if not isinstance(accounts_raw, dict):
         raise ConfigError("accounts: must be a table")
     account_routes: dict[str, dict[str, str]] = {}
+    account_rates: dict[str, Rate] = {}
     for username, body in accounts_raw.items():
         path = f"accounts.{username}"
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: must be a table")
-        for k in body:
-            if k != "routes":
-                raise ConfigError(f"{path}.{k}: unknown setting")
+        s = _Section(path, body, env)
+        s.used.discard("type")
+        s.used.add("routes")
+        if "rate_burst" in body and "rate_per_second" not in body:
+            raise ConfigError(f"{s.key('rate_burst')}: give rate_per_second too")
+        if "rate_per_second" in body:
+            per_s = s.number("rate_per_second", 0.0)  # 0: no limit
+            burst = s.number("rate_burst", 2 * per_s, minimum=1.0 if per_s else 0.0)
+            account_rates[username] = Rate(per_s, burst)
+        s.finish()
         account_routes[username] = _routes(f"{path}.routes", body.get("routes", {}), connectors)
-    return GatewayConfig(connectors, routes, account_routes, source)
+    return GatewayConfig(connectors, routes, account_routes, source, account_rates)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:

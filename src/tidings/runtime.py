@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, replace
 import uvicorn
 
 from tidings.api.app import create_app
-from tidings.api.auth import Authenticator, hash_password
+from tidings.api.auth import Authenticator, AuthSettings, hash_password
 from tidings.api.context import ApiContext, ApiSettings
+from tidings.api.guard import Backoff, GuardSettings
+from tidings.api.ratelimit import Rate, RateLimiter, RateSettings
 from tidings.channels.sandbox import SandboxTiming
 from tidings.config import GatewayConfig, build_router
 from tidings.engine.dispatcher import DispatchSettings
@@ -48,6 +50,8 @@ class ServeSettings:
     sandbox: SandboxTiming = field(default_factory=SandboxTiming)
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    rates: RateSettings = field(default_factory=RateSettings)
     config: GatewayConfig | None = None  # connectors and routing (None: the sandbox for all)
     header_timeout_s: float = 10.0  # a request's headers must arrive within this (slowloris)
 
@@ -56,17 +60,53 @@ class SettingsError(ValueError):
     """A tuning variable in the environment that cannot be used."""
 
 
-def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+def _env_float(
+    name: str, default: float, *, minimum: float = 0.0, unit: str = "a number of seconds"
+) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise SettingsError(f"{name} must be {unit}, not {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}")
     return value
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def auth_settings_from_env() -> tuple[AuthSettings, RateSettings]:
+    """Sign-in limits and per-account request rates (README, configuration table)."""
+    free = _env_int("TIDINGS_AUTH_FREE_FAILURES", 5, minimum=1)
+    longest = _env_float("TIDINGS_AUTH_BACKOFF_MAX_SECONDS", 300.0, minimum=1.0)
+    guard = GuardSettings(
+        client=Backoff(free, 1.0, longest),
+        address=Backoff(10 * free, 1.0, longest),
+        username=Backoff(4 * free, 1.0, longest),
+    )
+    defaults = AuthSettings()
+    auth = AuthSettings(
+        verify_concurrency=_env_int("TIDINGS_AUTH_THREADS", defaults.verify_concurrency, minimum=1),
+        guard=guard,
+    )
+    per_s = _env_float("TIDINGS_RATE_PER_SECOND", 1000.0, unit="a number of requests")
+    burst = _env_float(
+        "TIDINGS_RATE_BURST", 2 * per_s, minimum=1.0 if per_s else 0.0, unit="a number of requests"
+    )
+    return auth, RateSettings(default=Rate(per_s, burst))
 
 
 def settings_from_env(
@@ -99,8 +139,11 @@ def settings_from_env(
     outbox = replace(
         outbox, timeout_s=_env_float("TIDINGS_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
     )
+    auth, rates = auth_settings_from_env()
     return ServeSettings(
         database=database,
+        auth=auth,
+        rates=rates,
         api=ApiSettings(
             webhook_policy=policy,
             metrics_token=os.environ.get("TIDINGS_METRICS_TOKEN", "").strip() or None,
@@ -218,7 +261,17 @@ async def serve(settings: ServeSettings) -> None:
     try:
         await ensure_first_account(store, f"http://{settings.host}:{settings.port}")
         engine = build_engine(store, settings, await account_ids(store, settings.config))
-        ctx = ApiContext(engine, Authenticator(store), settings.api)
+        rates = settings.rates
+        if settings.config is not None and settings.config.account_rates:
+            rates = replace(rates, accounts={**rates.accounts, **settings.config.account_rates})
+        auth = Authenticator(store, settings.auth, engine.metrics.registry)
+        ctx = ApiContext(
+            engine,
+            auth,
+            settings.api,
+            # SQLite: one process owns the file, the buckets live here; PostgreSQL: shared.
+            RateLimiter(rates, store if store.kind == "postgresql" else None),
+        )
         app = create_app(ctx)
         config = uvicorn.Config(
             app,
@@ -237,7 +290,10 @@ async def serve(settings: ServeSettings) -> None:
             settings.database.kind,
         )
         tune_interpreter()
-        await _Server(config).serve()
+        try:
+            await _Server(config).serve()
+        finally:
+            auth.close()
     finally:
         await store.close()
     log.info("action=serve_stopped")

@@ -1,4 +1,5 @@
-"""What every request handler needs: the engine, the authenticator and the API settings."""
+"""What every request handler needs: the engine, the authenticator, the rate limits and the API
+settings; and `account_of`, the authenticated, rate-limited caller of a request."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from tidings.api.auth import Authenticator
-from tidings.api.errors import unauthorized
+from tidings.api.auth import Authenticator, TooManyAttempts
+from tidings.api.errors import too_many, unauthorized
+from tidings.api.ratelimit import RateLimiter, RateSettings
 from tidings.engine.service import Engine
 from tidings.store.records import Account
 from tidings.webhooks.guard import TargetPolicy
@@ -27,11 +29,43 @@ class ApiContext:
     engine: Engine
     auth: Authenticator
     settings: ApiSettings
+    limits: RateLimiter = field(default_factory=lambda: RateLimiter(RateSettings()))
 
 
-async def account_of(request: Request) -> Account:
+def client_address(request: Request) -> str:
+    """The client's address: uvicorn takes it from `X-Forwarded-For` when the connection comes
+    from a trusted proxy (`FORWARDED_ALLOW_IPS`, default 127.0.0.1)."""
+    return request.client.host if request.client else "?"
+
+
+async def account_of(request: Request, *, current: bool = True) -> Account:
+    """The authenticated caller, once its account's rate limit allows the request; else 401 or
+    429. `current=False`: see `Authenticator.authenticate` (the caller then checks the version)."""
     ctx: ApiContext = request.app.state.ctx
-    account = await ctx.auth.authenticate(request.headers.get("authorization"))
+    try:
+        account = await ctx.auth.authenticate(
+            request.headers.get("authorization"), client_address(request), current=current
+        )
+    except TooManyAttempts as exc:
+        raise too_many(exc.retry_after_s, "Too many failed sign-ins from this client") from None
+    if account is None:
+        raise unauthorized()
+    wait = await ctx.limits.check(account.id, account.username)
+    if wait:
+        ctx.auth.metrics.refused.labels("rate").inc()
+        raise too_many(wait, "Too many requests for this account")
+    return account
+
+
+async def recheck(request: Request) -> Account:
+    """The caller again, after its account changed under a request (no second rate-limit token)."""
+    ctx: ApiContext = request.app.state.ctx
+    try:
+        account = await ctx.auth.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
+    except TooManyAttempts as exc:
+        raise too_many(exc.retry_after_s, "Too many failed sign-ins from this client") from None
     if account is None:
         raise unauthorized()
     return account

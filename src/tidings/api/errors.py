@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -49,6 +50,17 @@ def unauthorized() -> ApiError:
         401,
         [ErrorItem(UNAUTHORIZED[0], UNAUTHORIZED[1], "Valid HTTP Basic credentials are required")],
         {"WWW-Authenticate": 'Basic realm="Tidings", charset="UTF-8"'},
+    )
+
+
+def too_many(retry_after_s: float, detail: str) -> ApiError:
+    """429 in the error format. Messente's code list has no "too many requests": it is a refusal,
+    so "Forbidden"/"102"; `Retry-After` says when to come back (whole seconds, at least 1)."""
+    seconds = max(1, math.ceil(retry_after_s))
+    return ApiError(
+        429,
+        [ErrorItem(FORBIDDEN[0], FORBIDDEN[1], f"{detail}; retry after {seconds} s")],
+        {"Retry-After": str(seconds)},
     )
 
 

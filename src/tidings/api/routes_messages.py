@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tidings.api.body import read_json
-from tidings.api.context import ApiContext, account_of
-from tidings.api.errors import error, not_found
+from tidings.api.context import ApiContext, account_of, recheck
+from tidings.api.errors import ApiError, error, not_found
 from tidings.api.responses import json_response
 from tidings.api.serialize import sandbox_message, send_result, status_body
 from tidings.core.contract.responses import (
@@ -22,11 +23,13 @@ from tidings.core.model import OmnimessageRequest
 from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_bulk, validate_omnimessage
-from tidings.store.records import CancelResult, NewOmnimessage
+from tidings.engine.accepter import AccountChanged
+from tidings.store.records import Account, CancelResult, NewOmnimessage
 from tidings.webhooks.guard import early_problem
 
 SANDBOX_LIMIT_MAX = 1000
 SANDBOX_LIMIT_DEFAULT = 100
+_ACCEPT_TRIES = 2
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -52,38 +55,68 @@ async def _dlr_problem(ctx: ApiContext, req: OmnimessageRequest, prefix: str) ->
     return invalid(f"dlr_url is not an allowed webhook target: {problem}", f"{prefix}dlr_url")
 
 
+async def _store(
+    request: Request, account: Account, build: Callable[[Account], list[NewOmnimessage]]
+) -> list[NewOmnimessage]:
+    """Build and accept the records, checking in the same transaction that the account is as
+    the (possibly remembered) credential found it; if it changed, authenticate again."""
+    ctx = _ctx(request)
+    for _ in range(_ACCEPT_TRIES):
+        records = build(account)
+        try:
+            await ctx.engine.accept(records, expect=(account.id, account.version))
+            return records
+        except AccountChanged:
+            account = await recheck(request)  # 401 if the credentials no longer hold
+    records = build(account)  # changed again meanwhile: `recheck` itself just read the version
+    await ctx.engine.accept(records)
+    return records
+
+
 async def send_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
-    account = await account_of(request)
-    data = await read_json(request, ctx.settings.max_body_bytes)
-    req = validate_omnimessage(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
-    if (problem := await _dlr_problem(ctx, req, "")) is not None:
-        raise RequestInvalid([problem])
-    record = ctx.engine.build(account, req)
-    await ctx.engine.accept([record])
+    account = await account_of(request, current=False)
+    try:
+        data = await read_json(request, ctx.settings.max_body_bytes)
+        now, limits = ctx.engine.clock_now(), ctx.engine.settings.limits
+        req = validate_omnimessage(data, now=now, limits=limits)
+        if (problem := await _dlr_problem(ctx, req, "")) is not None:
+            raise RequestInvalid([problem])
+    except (ApiError, RequestInvalid):
+        await recheck(request)  # no answer about the body to a caller whose account changed
+        raise
+    (record,) = await _store(request, account, lambda a: [ctx.engine.build(a, req)])
     return json_response(send_result(record), 201)
 
 
 async def send_bulk(request: Request) -> Response:
     ctx = _ctx(request)
-    account = await account_of(request)
-    data = await read_json(request, ctx.settings.max_bulk_body_bytes)
-    items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
-    records: list[NewOmnimessage] = []
-    out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = []
+    account = await account_of(request, current=False)
+    try:
+        data = await read_json(request, ctx.settings.max_bulk_body_bytes)
+        items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
+    except (ApiError, RequestInvalid):
+        await recheck(request)
+        raise
+    checked: list[OmnimessageRequest | RequestInvalid] = []
     for i, item in enumerate(items):
         if not isinstance(item, RequestInvalid) and (
             problem := await _dlr_problem(ctx, item, f"messages[{i}].")
         ):
             item = RequestInvalid([problem])
-        if isinstance(item, RequestInvalid):
-            out.append(errors_body(item.errors))
-        else:
-            record = ctx.engine.build(account, item)
-            records.append(record)
-            out.append(send_result(record))
-    if records:
-        await ctx.engine.accept(records)
+        checked.append(item)
+    valid = [item for item in checked if not isinstance(item, RequestInvalid)]
+    if valid:
+        records = iter(
+            await _store(request, account, lambda a: [ctx.engine.build(a, item) for item in valid])
+        )
+    else:
+        await recheck(request)  # nothing to store, so no transaction checks the account
+        records = iter([])
+    out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = [
+        errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(next(records))
+        for item in checked
+    ]
     body: BulkOmniMessageCreateSuccessResponse = {"messages": out}
     return json_response(body, 201)
 

@@ -131,9 +131,12 @@ class Engine:
             ),
         )
 
-    async def accept(self, items: Sequence[NewOmnimessage]) -> None:
-        """Commit new omnimessages durably; returns once they are on disk."""
-        await self.accepter.add(items)
+    async def accept(
+        self, items: Sequence[NewOmnimessage], expect: tuple[int, int] | None = None
+    ) -> None:
+        """Commit new omnimessages durably; returns once they are on disk. `expect`: (account id,
+        version) the account must still have, else `AccountChanged` and nothing is stored."""
+        await self.accepter.add(items, expect)
         self.metrics.accepted.inc(len(items))
 
     async def cancel(self, account: Account, omni_id: str) -> CancelResult:

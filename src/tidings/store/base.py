@@ -7,11 +7,19 @@ clock; the transaction scripts themselves are shared.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from tidings.store import accounts_sql, engine_sql, messages_sql, outbox_sql, provider_sql
+from tidings.store import (
+    accounts_sql,
+    engine_sql,
+    limits_sql,
+    messages_sql,
+    outbox_sql,
+    provider_sql,
+    sessions_sql,
+)
 from tidings.store.outbox_sql import WebhookAttemptView, WebhookJob, WebhookResult
 from tidings.store.records import (
     Account,
@@ -25,6 +33,8 @@ from tidings.store.records import (
     SandboxMessage,
     SendOutcome,
     StatusChange,
+    ThrottleRow,
+    TokenGrant,
 )
 from tidings.store.tx import Tx
 
@@ -95,6 +105,10 @@ class Store(ABC):
     async def get_account(self, username: str) -> Account | None:
         return await self.query(lambda tx: accounts_sql.get_account(tx, username))
 
+    async def account_versions(self, account_ids: Sequence[int]) -> dict[int, int]:
+        """The current version of each of these accounts that still exists."""
+        return await self.query(lambda tx: accounts_sql.account_versions(tx, account_ids))
+
     async def list_accounts(self) -> list[Account]:
         return await self.query(lambda tx: accounts_sql.list_accounts(tx))
 
@@ -121,9 +135,61 @@ class Store(ABC):
             )
         )
 
+    # console sessions
+    async def create_session(
+        self, token_hash: str, account_id: int, now_us: int, expires_us: int
+    ) -> None:
+        await self.transact(
+            lambda tx: sessions_sql.create_session(tx, token_hash, account_id, now_us, expires_us)
+        )
+
+    async def session_account(self, token_hash: str, now_us: int) -> Account | None:
+        return await self.query(lambda tx: sessions_sql.session_account(tx, token_hash, now_us))
+
+    async def end_session(self, token_hash: str) -> bool:
+        return await self.transact(lambda tx: sessions_sql.end_session(tx, token_hash))
+
+    # limiter state (sign-in back-off, shared token buckets)
+    async def throttle_rows(self, keys: Sequence[str]) -> dict[str, ThrottleRow]:
+        return await self.query(lambda tx: limits_sql.throttle_rows(tx, keys))
+
+    async def throttle_update(
+        self,
+        keys: Sequence[str],
+        decide: Callable[[Mapping[str, ThrottleRow]], Sequence[ThrottleRow]],
+    ) -> list[ThrottleRow]:
+        """Atomically replace the rows of `keys` by `decide(current rows)` (a pure function)."""
+        return await self.transact(lambda tx: limits_sql.throttle_update(tx, keys, decide))
+
+    async def throttle_prune(self, now_us: int) -> int:
+        return await self.transact(lambda tx: limits_sql.throttle_prune(tx, now_us))
+
+    async def take_tokens(
+        self, account_id: int, want: float, rate_per_s: float, burst: float, now_us: int
+    ) -> TokenGrant:
+        return await self.transact(
+            lambda tx: limits_sql.take_tokens(tx, account_id, want, rate_per_s, burst, now_us)
+        )
+
     # messages
-    async def insert_omnimessages(self, items: Sequence[NewOmnimessage]) -> None:
-        await self.transact(lambda tx: messages_sql.insert_omnimessages(tx, items))
+    async def insert_omnimessages(
+        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+    ) -> set[int]:
+        """Store omnimessages in one transaction. `expect` maps account ids to the version each
+        account must still have (api/auth.py's cached credentials): the items of an account that
+        changed or is gone are left out, and such accounts' ids are returned."""
+
+        async def script(tx: Tx) -> set[int]:
+            stale: set[int] = set()
+            kept = items
+            if expect:
+                current = await accounts_sql.account_versions(tx, list(expect))
+                stale = {a for a, v in expect.items() if current.get(a) != v}
+                kept = [o for o in items if o.account_id not in stale] if stale else items
+            await messages_sql.insert_omnimessages(tx, kept)
+            return stale
+
+        return await self.transact(script)
 
     async def get_omnimessage(self, account_id: int, omni_id: str) -> OmniView | None:
         return await self.query(lambda tx: messages_sql.get_omnimessage(tx, account_id, omni_id))

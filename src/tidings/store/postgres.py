@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -48,10 +48,24 @@ _CLAIM = (
     " lease_until_us = $3 WHERE t.id = ANY(ARRAY(SELECT id FROM c))"
     " RETURNING t.id, t.kind, t.ref, t.due_us, t.priority"
 )
+# pg_notify plus the ids of the expected (account id, version) pairs that no longer hold.
+_NOTIFY_CHECKING = (
+    "SELECT (SELECT coalesce(array_agg(e.id), '{}') FROM unnest($3::bigint[], $4::bigint[])"
+    " AS e(id, version) LEFT JOIN accounts a ON a.id = e.id"
+    " WHERE a.version IS DISTINCT FROM e.version), pg_notify($1, $2)"
+)
 _NOW = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 
 _LISTEN_HEALTH_S = 30.0  # how often an idle LISTEN connection is checked
 _LISTEN_BACKOFF_S = (0.5, 30.0)  # first and longest wait between reconnection attempts
+
+
+class _StaleAccounts(Exception):
+    """Rolls back an insert whose callers' accounts changed meanwhile."""
+
+    def __init__(self, accounts: set[int]) -> None:
+        super().__init__(sorted(accounts))
+        self.accounts = accounts
 
 
 def _rowcount(status: str) -> int:
@@ -247,15 +261,35 @@ class PostgresStore(Store):
     async def now_us(self) -> int:
         return cast(int, await self._pool.fetchval(_NOW))
 
-    async def insert_omnimessages(self, items: Sequence[NewOmnimessage]) -> None:
+    async def insert_omnimessages(
+        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+    ) -> set[int]:
         if not items:
-            return
-        async with self.write() as tx:
-            await messages_sql.insert_omnimessages(tx, items)
-            # Delivered on commit, once per transaction: the earliest new due time.
-            await tx.execute(
-                "SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(min(o.due_us for o in items))
-            )
+            return set()
+        try:
+            async with self.write() as tx:
+                await messages_sql.insert_omnimessages(tx, items)
+                # Delivered on commit, once per transaction: the earliest new due time. The same
+                # statement checks the callers' account versions (see Store), so the check costs
+                # no round trip of its own; a changed account (rare) rolls the batch back.
+                due = str(min(o.due_us for o in items))
+                if not expect:
+                    await tx.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, due)
+                    return set()
+                rows = await tx.fetch(
+                    _NOTIFY_CHECKING,
+                    NOTIFY_CHANNEL,
+                    due,
+                    *map(list, zip(*expect.items(), strict=True)),
+                )
+                stale = {int(a) for a in rows[0][0]}
+                if stale:
+                    raise _StaleAccounts(stale)
+                return set()
+        except _StaleAccounts as exc:
+            kept = [o for o in items if o.account_id not in exc.accounts]
+            await self.insert_omnimessages(kept)
+            return exc.accounts
 
     async def listen(self, callback: Callable[[int | None], None]) -> None:
         listener = _Listener(self._dsn, callback)

@@ -20,6 +20,7 @@ class Account:
     dlr_url: str | None
     signing_secret: str
     created_us: int
+    version: int = 1  # grows with every change of the row (password, sender, DLR URL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +121,21 @@ class SandboxMessage:
     text: str
     content: str
     delivered_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleRow:
+    """Sign-in failure state of one key (a client, an address, a username, or a known pair)."""
+
+    key: str
+    failures: int
+    blocked_until_us: int
+    expires_us: int  # the row may be forgotten after this
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """Tokens taken from a shared bucket, and what the bucket holds after."""
+
+    granted: float
+    left: float

@@ -4,7 +4,7 @@ search. Server-rendered with Jinja2; a little vanilla JS for the live feed and c
 from __future__ import annotations
 
 import asyncio
-import base64
+import math
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,7 +22,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from tidings.api.context import ApiContext
+from tidings.api.auth import TooManyAttempts
+from tidings.api.context import ApiContext, client_address
 from tidings.api.strict_json import refuse_nul
 from tidings.core.errors import ErrorItem, RequestInvalid
 from tidings.core.model import CHANNELS, PRIORITIES, TEXT_STORES
@@ -32,8 +33,17 @@ from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_omnimessage
 from tidings.store.records import Account, CancelResult
 from tidings.ui import views
-from tidings.ui.session import COOKIE, MAX_AGE_S, Session, SessionCodec, SignInLimiter, csrf_ok
-from tidings.ui.session import fingerprint as password_fingerprint
+from tidings.ui.session import (
+    COOKIE,
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE_S,
+    MAX_AGE_S,
+    Device,
+    Session,
+    SessionCodec,
+    csrf_ok,
+    token_hash,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 _HERE = Path(__file__).parent
@@ -155,7 +165,6 @@ class Console:
         env.filters["status_class"] = views.status_class
         self._codec: SessionCodec | None = None
         self._codec_lock = asyncio.Lock()
-        self.limiter = SignInLimiter()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -173,28 +182,46 @@ class Console:
         return (await self.codec()).loads(request.cookies.get(COOKIE))
 
     async def viewer(self, request: Request) -> Viewer | None:
+        """The signed-in account: its session row must still exist (sign-out, a password change
+        or the account's removal delete it, in whichever process)."""
         s = await self.session_of(request)
-        if s is None or s.username is None:
+        if s is None or s.token is None:
             return None
-        account = await self.ctx.engine.store.get_account(s.username)
-        if (
-            account is None
-            or account.id != s.account_id
-            or password_fingerprint(account.password_hash) != s.fingerprint
-        ):
-            return None
-        return Viewer(account, s)
+        store = self.ctx.engine.store
+        account = await store.session_account(token_hash(s.token), await store.now_us())
+        return None if account is None else Viewer(account, s)
 
-    async def save(self, request: Request, response: Response, s: Session) -> Response:
+    async def _still_signed_in(self, v: Viewer) -> bool:
+        if v.session.token is None:
+            return False
+        store = self.ctx.engine.store
+        found = await store.session_account(token_hash(v.session.token), await store.now_us())
+        return found is not None and found.id == v.account.id
+
+    async def save(
+        self, request: Request, response: Response, s: Session, device: Device | None = None
+    ) -> Response:
+        codec = await self.codec()
+        secure = request.url.scheme == "https"
         response.set_cookie(
             COOKIE,
-            (await self.codec()).dumps(s),
+            codec.dumps(s),
             max_age=MAX_AGE_S,
             path="/",
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=secure,
         )
+        if device is not None:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                codec.dumps_device(device),
+                max_age=DEVICE_MAX_AGE_S,
+                path="/login",
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+            )
         return response
 
     def page(
@@ -276,23 +303,30 @@ class Console:
             return self.refused(request, None)
         username, password = data.get("username", ""), data.get("password", "")
         nxt = _safe_next(data.get("next"))
-        client = request.client.host if request.client else "?"
-        if self.limiter.blocked(client, username):
-            return self.page(
+        codec = await self.codec()
+        device = codec.loads_device(request.cookies.get(DEVICE_COOKIE))
+        if device is not None and device.username != username:
+            device = None  # a device token speaks only for the user it signed in
+        try:
+            account = await self.ctx.auth.check_password(
+                username, password, client_address(request), device.token if device else None
+            )
+        except TooManyAttempts as exc:
+            wait = max(1, math.ceil(exc.retry_after_s))
+            response = self.page(
                 request,
                 "login.html",
                 {
                     "next": nxt,
                     "username": username,
-                    "error": "Too many failed sign-ins. Wait a few minutes and try again.",
+                    "error": f"Too many failed sign-ins. Try again in {wait} s.",
                 },
                 status=429,
                 session=s,
             )
-        header = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-        account = await self.ctx.auth.authenticate(header)
+            response.headers["Retry-After"] = str(wait)
+            return response
         if account is None:
-            self.limiter.failed(client, username)
             return self.page(
                 request,
                 "login.html",
@@ -300,15 +334,21 @@ class Console:
                 status=401,
                 session=s,
             )
-        self.limiter.succeeded(client, username)
-        new = s.signed_in(account.username, account.id, account.password_hash)
-        return await self.save(request, RedirectResponse(nxt, status_code=303), new)
+        new = s.signed_in()
+        assert new.token is not None
+        store = self.ctx.engine.store
+        now = await store.now_us()
+        await store.create_session(token_hash(new.token), account.id, now, new.expires * 1_000_000)
+        response = RedirectResponse(nxt, status_code=303)
+        return await self.save(request, response, new, device or Device.new(account.username))
 
     async def logout(self, request: Request) -> Response:
         s = await self.session_of(request)
         data = await self.form(request)
         if s is None or data is None or not csrf_ok(s, data.get("csrf")):
             return self.refused(request, await self.viewer(request))
+        if s.token is not None:
+            await self.ctx.engine.store.end_session(token_hash(s.token))
         return await self.save(
             request, RedirectResponse("/login", status_code=303), Session.anonymous()
         )
@@ -379,8 +419,8 @@ class Console:
                 if len(seen) > 5000:
                     seen.clear()
                 await asyncio.sleep(LIVE_POLL_S)
-                if await request.is_disconnected():
-                    return
+                if await request.is_disconnected() or not await self._still_signed_in(v):
+                    return  # a signed-out session gets nothing more
                 yield b": keep-alive\n\n"
 
         return StreamingResponse(

@@ -1,8 +1,14 @@
-"""The console's session: a signed cookie (HMAC-SHA256), a per-session CSRF token, sign-in limits.
+"""The console's cookies: the session (signed, with its CSRF token) and the device token.
 
-The cookie carries no secret: who is signed in, a fingerprint of their password hash (so changing
-the password signs every session out), the CSRF token and an expiry, signed with a key kept in
-the database so that every process, and every restart, accepts it.
+Signing in creates a server-side session (`console_sessions`): the cookie carries a random token
+whose SHA-256 names the row, and every page looks the row up. Signing out deletes the row, and a
+password change or account removal deletes all of the account's rows, so a copy of the cookie
+stops working at once, in every process. The cookie itself is signed (HMAC-SHA256, key kept in the
+database) so that its CSRF token cannot be forged.
+
+The device cookie is issued at a successful sign-in and names the browser for the sign-in limits
+(api/guard.py): a browser that has signed in as a user before is limited on its own token, so
+someone guessing that user's password from the same address cannot lock it out.
 """
 
 from __future__ import annotations
@@ -13,37 +19,45 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import orjson
 
 COOKIE = "tidings_session"
+DEVICE_COOKIE = "tidings_device"
 MAX_AGE_S = 7 * 24 * 3600
+DEVICE_MAX_AGE_S = 365 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
     csrf: str
-    username: str | None = None
-    account_id: int | None = None
-    fingerprint: str | None = None
+    token: str | None = None  # the server-side session's token, once signed in
     expires: int = 0
 
     @staticmethod
     def anonymous() -> Session:
         return Session(csrf=secrets.token_urlsafe(24), expires=int(time.time()) + MAX_AGE_S)
 
-    def signed_in(self, username: str, account_id: int, password_hash: str) -> Session:
+    def signed_in(self) -> Session:
         # A fresh CSRF token at sign-in: one seen before it is worth nothing after.
-        return replace(
-            Session.anonymous(),
-            username=username,
-            account_id=account_id,
-            fingerprint=fingerprint(password_hash),
-        )
+        return replace(Session.anonymous(), token=secrets.token_urlsafe(32))
 
 
-def fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
+@dataclass(frozen=True, slots=True)
+class Device:
+    username: str
+    token: str
+    expires: int
+
+    @staticmethod
+    def new(username: str) -> Device:
+        return Device(username, secrets.token_urlsafe(24), int(time.time()) + DEVICE_MAX_AGE_S)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a session token: its SHA-256 (a leaked table opens nothing)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _b64(data: bytes) -> str:
@@ -61,21 +75,11 @@ class SessionCodec:
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def dumps(self, s: Session) -> str:
-        payload = _b64(
-            orjson.dumps(
-                {
-                    "c": s.csrf,
-                    "u": s.username,
-                    "a": s.account_id,
-                    "f": s.fingerprint,
-                    "e": s.expires,
-                }
-            )
-        )
+    def _sign(self, data: dict[str, Any]) -> str:
+        payload = _b64(orjson.dumps(data))
         return f"{payload}.{self._mac(payload)}"
 
-    def loads(self, value: str | None) -> Session | None:
+    def _open(self, value: str | None, kind: str) -> dict[str, Any] | None:
         if not value or value.count(".") != 1:
             return None
         payload, mac = value.split(".")
@@ -83,50 +87,42 @@ class SessionCodec:
             return None
         try:
             data = orjson.loads(_unb64(payload))
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("k") != kind:
+            return None
+        return data
+
+    def dumps(self, s: Session) -> str:
+        return self._sign({"k": "s", "c": s.csrf, "t": s.token, "e": s.expires})
+
+    def loads(self, value: str | None) -> Session | None:
+        data = self._open(value, "s")
+        if data is None:
+            return None
+        try:
             s = Session(
                 csrf=str(data["c"]),
-                username=None if data["u"] is None else str(data["u"]),
-                account_id=None if data["a"] is None else int(data["a"]),
-                fingerprint=None if data["f"] is None else str(data["f"]),
+                token=None if data["t"] is None else str(data["t"]),
                 expires=int(data["e"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
         return s if s.expires > time.time() else None
 
+    def dumps_device(self, d: Device) -> str:
+        return self._sign({"k": "d", "u": d.username, "t": d.token, "e": d.expires})
+
+    def loads_device(self, value: str | None) -> Device | None:
+        data = self._open(value, "d")
+        if data is None:
+            return None
+        try:
+            d = Device(str(data["u"]), str(data["t"]), int(data["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return d if d.expires > time.time() else None
+
 
 def csrf_ok(session: Session, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(session.csrf.encode(), token.encode())
-
-
-class SignInLimiter:
-    """At most `attempts` failed sign-ins per client address and per username in `window_s`."""
-
-    def __init__(self, attempts: int = 10, window_s: float = 300.0) -> None:
-        self._attempts = attempts
-        self._window = window_s
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if t > now - self._window]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
-
-    def blocked(self, client: str, username: str) -> bool:
-        now = time.monotonic()
-        return any(
-            len(self._recent(k, now)) >= self._attempts for k in (f"ip:{client}", f"u:{username}")
-        )
-
-    def failed(self, client: str, username: str) -> None:
-        now = time.monotonic()
-        if len(self._failures) > 10_000:  # bounded memory under a spray of names
-            self._failures.clear()
-        for k in (f"ip:{client}", f"u:{username}"):
-            self._failures.setdefault(k, []).append(now)
-
-    def succeeded(self, client: str, username: str) -> None:
-        self._failures.pop(f"u:{username}", None)
