@@ -189,7 +189,7 @@ def accounts_list(database: str) -> None:
 @click.argument("username")
 @_database_option
 def accounts_remove(username: str, database: str) -> None:
-    """Delete an account (its messages stay stored)."""
+    """Delete an account (its messages stay stored; its sessions and credentials end at once)."""
 
     async def go(store: Any) -> None:
         if not await store.remove_account(username):
@@ -208,7 +208,8 @@ def accounts_remove(username: str, database: str) -> None:
 def accounts_set(
     username: str, password: str | None, sender: str | None, dlr_url: str | None, database: str
 ) -> None:
-    """Change an account's password, default sender or default DLR URL."""
+    """Change an account's password, default sender or default DLR URL (at once, in every
+    running process)."""
     _check_sender(sender)
 
     async def go(store: Any) -> None:
@@ -222,6 +223,8 @@ def accounts_set(
         if acct is None:
             raise click.ClickException(f"no account {username!r}")
         click.echo(f"updated account {username}")
+        if password:  # see accounts_sql.update_account
+            click.echo("the old password stopped working; console sessions were signed out")
 
     _with_store(database, go)
 

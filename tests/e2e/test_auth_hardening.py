@@ -127,7 +127,7 @@ def test_a_wrong_password_costs_what_an_unknown_user_costs(tmp_path: Path, start
         checks = password_checks(srv)
         wrong: list[float] = []
         unknown: list[float] = []
-        for i in range(5):  # interleaved, each from its own address (no limit is reached)
+        for i in range(7):  # interleaved, each from its own address (no limit is reached)
             for times, auth, host in (
                 (wrong, ("alice", f"wrong-{i}"), i),
                 (unknown, (f"nobody-{i}", "x"), 100 + i),
@@ -149,8 +149,8 @@ def test_a_wrong_password_costs_what_an_unknown_user_costs(tmp_path: Path, start
         # The same work, so about the same time (the two differed 100-fold with a cache that
         # answered wrong passwords of a signed-in user without checking them).
         ratio = statistics.median(wrong) / statistics.median(unknown)
-        assert 1 / 3 < ratio < 3, (wrong, unknown)
-        assert checks_since(srv, checks) == 10
+        assert 1 / 5 < ratio < 5, (wrong, unknown)
+        assert checks_since(srv, checks) == 14
 
 
 def test_password_change_and_removal_take_effect_on_the_next_request(
@@ -160,7 +160,8 @@ def test_password_change_and_removal_take_effect_on_the_next_request(
     with httpx.Client(base_url=srv.url, timeout=30) as c:
         assert c.post("/v1/omnimessage", json=BODY, auth=OWNER).status_code == 201
         assert c.get(INBOX, auth=OWNER).status_code == 200
-        run_cli("accounts", "set", "alice", "--password", "new-pw", database=database)
+        out = run_cli("accounts", "set", "alice", "--password", "new-pw", database=database)
+        assert "console sessions were signed out" in out.stdout
         assert c.post("/v1/omnimessage", json=BODY, auth=OWNER).status_code == 401
         assert c.get(INBOX, auth=OWNER).status_code == 401
         new = ("alice", "new-pw")
