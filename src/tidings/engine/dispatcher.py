@@ -27,6 +27,7 @@ from tidings.engine.batching import BatchWorker
 from tidings.engine.clock import Clock
 from tidings.engine.metrics import EngineMetrics
 from tidings.store.base import Store
+from tidings.store.errors import log_failure
 from tidings.store.records import Claim
 
 log = logging.getLogger("tidings.engine")
@@ -194,7 +195,7 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("action=claim_failed")
+                log_failure(log, "action=claim_failed")
                 await self.clock.sleep(0.5)
 
     def _heap_limit(self) -> int:
@@ -292,7 +293,7 @@ class Dispatcher:
                 self.wake()
         except Exception:
             # Whatever the start transaction did is now up to lease recovery.
-            log.exception("action=fire_failed count=%d", len(claims))
+            log_failure(log, "action=fire_failed count=%d", len(claims))
         finally:
             self._let_go(c.lease_token for c in claims)
 
@@ -322,8 +323,8 @@ class Dispatcher:
                 try:
                     outcomes = await conn.send(group)
                 except Exception as exc:  # a connector crash: we cannot know what left
-                    log.exception(
-                        "action=connector_failed connector=%s count=%d", conn.name, len(group)
+                    log_failure(
+                        log, "action=connector_failed connector=%s count=%d", conn.name, len(group)
                     )
                     outcomes = [
                         SendOutcome(j, Outcome.UNKNOWN, conn.name, error=str(exc)) for j in group
@@ -403,7 +404,7 @@ class Dispatcher:
             try:
                 known = await conn.reconcile(group)
             except Exception:
-                log.exception("action=reconcile_failed connector=%s", conn.name)
+                log_failure(log, "action=reconcile_failed connector=%s", conn.name)
                 known = {}
             now = self.clock.now_us()
             for j in group:
@@ -436,4 +437,4 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("action=upkeep_failed")
+                log_failure(log, "action=upkeep_failed")
