@@ -112,11 +112,13 @@ class SandboxConnector:
                 receipts.append((j.message_id, "DELIVRD", 0))
                 if play == SandboxOutcome.SEEN and j.channel in READ_RECEIPT_CHANNELS:
                     seen.append((j.message_id, "SEEN", 10))
+        # Reports only once the inbox holds the messages: if writing it fails (the database
+        # went away), the hand-over fails as a whole and nothing may be reported delivered.
+        if inbox:
+            await self._inbox.add(inbox)
         # One timer per batch and delay, not one per message (a burst hands over thousands).
         self._report(receipts, t.delivery_delay_s)
         self._report(seen, t.delivery_delay_s + t.seen_delay_s)
-        if inbox:
-            await self._inbox.add(inbox)
         return outcomes
 
     async def _insert(self, requests: Sequence[Sequence[SandboxMessage]]) -> list[None]:
