@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import httpx
 
-from tests.e2e.server import TIDINGS
+from tests.e2e.server import TIDINGS, Server
 from tidings.store.urls import parse_database_url
 
 
@@ -64,3 +66,55 @@ def db_query(url: str, sql: str, *args: Any) -> list[Any]:
         return conn.execute(to_sqlite(sql), args).fetchall()
     finally:
         conn.close()
+
+
+async def bulk_schedule(server: Server, n: int, at: datetime, to: str) -> list[str]:
+    """Schedule `n` one-channel SMS for `at` through the bulk API; their omnimessage ids."""
+    async with httpx.AsyncClient(base_url=server.url, auth=server.auth, timeout=60) as c:
+        sem = asyncio.Semaphore(4)
+
+        async def chunk(start: int) -> list[str]:
+            body = {
+                "messages": [
+                    {
+                        "to": to,
+                        "time_to_send": at.isoformat(),
+                        "messages": [{"channel": "sms", "text": f"burst {i}"}],
+                    }
+                    for i in range(start, min(n, start + 1000))
+                ]
+            }
+            async with sem:
+                r = await c.post("/v1/omnimessages", json=body)
+            assert r.status_code == 201, r.text
+            return [m["omnimessage_id"] for m in r.json()["messages"]]
+
+        parts = await asyncio.gather(*(chunk(s) for s in range(0, n, 1000)))
+    return [i for p in parts for i in p]
+
+
+def due_in(db: str, seconds: float, spread_s: float = 0.0) -> datetime:
+    """Move every waiting message to `seconds` from now, in one statement. Scheduling far ahead
+    and then moving the due time makes the instant follow from when the set-up actually
+    finished, however long inserting took on this machine. Processes find the new due time on
+    their safety poll (no NOTIFY).
+
+    With `spread_s`, the messages fall due over that many seconds after the instant instead, in
+    slices of 0.1 s picked by a hash of the id (the same in both tables)."""
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    due = int(at.timestamp() * 1_000_000)
+    slices = max(1, round(spread_s * 10))
+    offset = f"(abs(hashtext({{col}})) % {slices}) * 100000"
+    pg_query(
+        db,
+        f"UPDATE omnimessages SET due_us = $1::bigint + {offset.format(col='id')},"
+        f" time_to_send_us = $1::bigint + {offset.format(col='id')} WHERE state = 'scheduled'",
+        due,
+    )
+    pg_query(
+        db,
+        f"UPDATE timers SET due_us = $1::bigint + {offset.format(col='ref')}"
+        " WHERE state = 'pending' AND kind = 'send'",
+        due,
+    )
+    return at

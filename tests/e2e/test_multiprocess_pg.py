@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.processes import Worker, pg_query
+from tests.e2e.processes import Worker, bulk_schedule, due_in, pg_query
 from tests.e2e.server import Server, run_cli
 
 pytestmark = pytest.mark.postgres
@@ -28,46 +27,6 @@ def pg_server(tmp_path: Path, pg_database: str) -> Iterator[Server]:
     yield srv
     if srv.proc is not None:
         srv.stop(signal.SIGKILL)
-
-
-async def _bulk_schedule(server: Server, n: int, at: datetime, to: str) -> list[str]:
-    async with httpx.AsyncClient(base_url=server.url, auth=server.auth, timeout=60) as c:
-        sem = asyncio.Semaphore(4)
-
-        async def chunk(start: int) -> list[str]:
-            body = {
-                "messages": [
-                    {
-                        "to": to,
-                        "time_to_send": at.isoformat(),
-                        "messages": [{"channel": "sms", "text": f"burst {i}"}],
-                    }
-                    for i in range(start, min(n, start + 1000))
-                ]
-            }
-            async with sem:
-                r = await c.post("/v1/omnimessages", json=body)
-            assert r.status_code == 201, r.text
-            return [m["omnimessage_id"] for m in r.json()["messages"]]
-
-        parts = await asyncio.gather(*(chunk(s) for s in range(0, n, 1000)))
-    return [i for p in parts for i in p]
-
-
-def _due_in(db: str, seconds: float) -> datetime:
-    """Move every waiting message to `seconds` from now, in one statement. Scheduling far ahead
-    and then moving the due time makes the instant follow from when the set-up actually
-    finished, however long inserting took on this machine. Processes find the new due time on
-    their safety poll (no NOTIFY)."""
-    at = datetime.now(UTC) + timedelta(seconds=seconds)
-    due = int(at.timestamp() * 1_000_000)
-    pg_query(
-        db,
-        "UPDATE omnimessages SET due_us = $1, time_to_send_us = $1 WHERE state = 'scheduled'",
-        due,
-    )
-    pg_query(db, "UPDATE timers SET due_us = $1 WHERE state = 'pending' AND kind = 'send'", due)
-    return at
 
 
 def _wait_settled(db: str, n: int, timeout: float) -> bool:
@@ -97,10 +56,10 @@ def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: 
     try:
         n = 20_000
         ids = asyncio.run(
-            _bulk_schedule(pg_server, n, datetime.now(UTC) + timedelta(hours=1), "+37251230100")
+            bulk_schedule(pg_server, n, datetime.now(UTC) + timedelta(hours=1), "+37251230100")
         )
         assert len(set(ids)) == n
-        _due_in(pg_server.database, 1.0)
+        due_in(pg_server.database, 1.0)
         settled = _wait_settled(pg_server.database, n, 60)
         stalled = "" if settled else _activity(pg_server.database)
         rows = pg_query(
@@ -138,9 +97,9 @@ def test_kill_9_worker_mid_burst_loses_nothing(pg_server: Server, tmp_path: Path
     try:
         n = 10_000
         asyncio.run(
-            _bulk_schedule(pg_server, n, datetime.now(UTC) + timedelta(hours=1), "+37251230200")
+            bulk_schedule(pg_server, n, datetime.now(UTC) + timedelta(hours=1), "+37251230200")
         )
-        at = _due_in(pg_server.database, 1.0)
+        at = due_in(pg_server.database, 1.0)
         time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.05)
         workers[0].stop(signal.SIGKILL)
         _wait_settled(pg_server.database, n, 60)

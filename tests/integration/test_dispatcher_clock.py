@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -113,11 +114,15 @@ class Rig:
 async def rig_factory(store: Store) -> AsyncIterator[Callable[..., AsyncIterator[Rig]]]:
     started: list[Dispatcher] = []
 
-    async def make(answer: Callable[[SendJob, int], SendOutcome] = accept) -> Rig:
+    async def make(
+        answer: Callable[[SendJob, int], SendOutcome] = accept,
+        settings: DispatchSettings | None = None,
+    ) -> Rig:
         clock = FakeClock(await store.now_us())
         connector = Recorder(clock, answer)
         router = Router(dict.fromkeys(CHANNELS, connector))
-        d = Dispatcher(store, router, clock, EngineMetrics(), DispatchSettings(safety_poll_s=1.0))
+        settings = settings or DispatchSettings(safety_poll_s=1.0)
+        d = Dispatcher(store, router, clock, EngineMetrics(), settings)
         await d.start()
         started.append(d)
         return Rig(store, clock, connector, d)
@@ -182,3 +187,35 @@ async def test_retry_later_forever_cannot_hold_a_channel_past_its_validity(
     assert view is not None and view.channels[0].status_us is not None
     # Expired within its validity (give or take the one step the clock moved meanwhile).
     assert view.channels[0].status_us <= first[0] + 5 * S + STEP, (first, view.channels[0])
+
+
+async def test_a_claim_lost_with_a_failed_start_goes_out_once_its_lease_runs_out(
+    rig_factory: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away under a start transaction: the batch is forgotten, and its lease
+    must run out so that recovery sends it (it was renewed for ever: never sent)."""
+    lease_s, upkeep_s = 3.0, 1.0
+    rig: Rig = await rig_factory(  # type: ignore[misc]
+        settings=DispatchSettings(safety_poll_s=1.0, lease_s=lease_s, upkeep_s=upkeep_s)
+    )
+    real_start = rig.store.start_attempts
+    failed: list[int] = []
+
+    async def start_or_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(rig.clock.now_us())
+            raise ConnectionResetError("the database connection was lost")
+        return await real_start(*args, **kwargs)
+
+    monkeypatch.setattr(rig.store, "start_attempts", start_or_lose_the_connection)
+    t0 = rig.clock.now_us()
+    m = await rig.send(t0, ("sms", 60))
+    await until(lambda: bool(failed), "the failed start")
+    await advance_until(rig, lambda: bool(rig.connector.handed), 0.25)
+    [(message_id, _, at)] = rig.connector.handed
+    assert message_id == m.channels[0].id
+    # Once, after its lease ran out (it was claimed at most a look-ahead before it was due).
+    lookahead_s = DispatchSettings().lookahead_s
+    assert at >= t0 + int((lease_s - lookahead_s) * S), (at - t0) / S
+    await until(lambda: not rig.dispatcher._unanswered, "the answer to be recorded")
+    assert await rig.status(m) == [("sent", None, None)]

@@ -398,13 +398,29 @@ async def test_release_and_extend_owned(store: Store) -> None:
     a, b = omni(1, t), omni(1, t)
     await store.insert_omnimessages([a, b])
     claims = await claim(store, t, owner="w1", lease_until_us=t + S)
-    assert await store.extend_leases("w1", t + 9 * S) == 2
-    assert await store.extend_leases("w2", t + 9 * S) == 0
+    assert await store.extend_leases("w1", t + 9 * S, [1]) == 2
+    assert await store.extend_leases("w2", t + 9 * S, [1]) == 0
     assert (await store.recover_expired("w2", 2, t + 2 * S, t + LEASE)).released == 0
     await store.start_attempts([c for c in claims if c.ref == a.id], t)
     assert await store.release_owned("w1") == 1  # the unfired send timer only
     assert await timers(store, b.id) == [("send", t, "pending", None, None, 0)]
     assert await timers(store, a.id) == [("attempt", t, "claimed", "w1", 1, 0)]
+
+
+async def test_extension_renews_only_the_tokens_in_hand(store: Store) -> None:
+    """A claim the process lost track of (its transaction failed with the database gone) is not
+    renewed: its lease runs out and recovery takes it back."""
+    t = await store.now_us()
+    a, b = omni(1, t), omni(1, t + 1)
+    await store.insert_omnimessages([a, b])
+    await claim(store, t, owner="w1", token=1, lease_until_us=t + S)
+    await claim(store, t + 1, owner="w1", token=2, lease_until_us=t + S)
+    assert await store.extend_leases("w1", t + 9 * S, [2]) == 1
+    assert await store.extend_leases("w1", t + 9 * S, []) == 0
+    result = await store.recover_expired("w2", 3, t + 2 * S, t + LEASE)
+    assert result.released == 1
+    assert await timers(store, a.id) == [("send", t, "pending", None, None, 0)]
+    assert await timers(store, b.id) == [("send", t + 1, "claimed", "w1", 2, 0)]
 
 
 # the fallback walk
@@ -617,7 +633,7 @@ async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_dat
         t, a, b, held = await _two_claimed(store)
         async with store.write() as tx:
             await engine_sql.start_attempts(tx, held, t, lease_until_us=t + 7 * S)
-            extended = await asyncio.wait_for(store.extend_leases("w1", t + 5 * S), 2)
+            extended = await asyncio.wait_for(store.extend_leases("w1", t + 5 * S, [1]), 2)
             assert extended == 1  # b only; a is busy, not waited for
         async with store.read() as tx:
             leases = dict(await tx.fetch("SELECT ref, lease_until_us FROM timers"))

@@ -22,7 +22,7 @@ from tidings.core.errors import (
     RequestInvalid,
     errors_body,
 )
-from tidings.store.errors import is_storage_full
+from tidings.store.errors import is_storage_full, is_storage_unavailable
 
 log = logging.getLogger("tidings.api")
 
@@ -98,26 +98,38 @@ async def handle_http(request: Request, exc: Exception) -> Response:
 
 
 STORAGE_FULL_RETRY_S = 30
+STORAGE_UNAVAILABLE_RETRY_S = 5  # a database restart takes seconds
 
 
-async def handle_storage(request: Request, exc: Exception) -> Response:
-    """A full database is a 503 the client can retry, not a bug; any other driver error is."""
-    if not is_storage_full(exc):
-        raise exc
-    log.error("action=storage_full path=%s error=%s", request.url.path, exc)
+def _unavailable(detail: str, retry_s: int) -> Response:
     return error_response(
         ApiError(
             503,
-            [
-                ErrorItem(
-                    "Service Unavailable",
-                    INTERNAL[1],
-                    "The database is full: nothing was stored; try again later",
-                )
-            ],
-            {"Retry-After": str(STORAGE_FULL_RETRY_S)},
+            [ErrorItem("Service Unavailable", INTERNAL[1], detail)],
+            {"Retry-After": str(retry_s)},
         )
     )
+
+
+async def handle_storage(request: Request, exc: Exception) -> Response:
+    """A full or unreachable database is a 503 the client can retry, not a bug; any other
+    driver error is."""
+    if is_storage_full(exc):
+        log.error("action=storage_full path=%s error=%s", request.url.path, exc)
+        return _unavailable(
+            "The database is full: nothing was stored; try again later", STORAGE_FULL_RETRY_S
+        )
+    if is_storage_unavailable(exc):
+        log.warning(
+            "action=storage_unavailable path=%s error=%s: %s",
+            request.url.path,
+            type(exc).__name__,
+            exc,
+        )
+        return _unavailable(
+            "The database is unavailable; try again shortly", STORAGE_UNAVAILABLE_RETRY_S
+        )
+    raise exc
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -21,6 +21,7 @@ from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
 from tidings.core.model import ERR_TEXT
 from tidings.core.render import render_text
 from tidings.store.base import Store
+from tidings.store.errors import log_failure
 from tidings.store.group_commit import GroupCommit
 from tidings.store.records import SandboxMessage
 
@@ -74,7 +75,7 @@ class SandboxConnector:
                 for message_id in await self._store.sandbox_unreported(self._now_us() - grace):
                     self._emit(message_id, "DELIVRD", 0)
             except Exception:
-                log.exception("action=sandbox_catch_up_failed")
+                log_failure(log, "action=sandbox_catch_up_failed")
             await asyncio.sleep(self._timing.catch_up_s)
 
     async def send(self, jobs: Sequence[SendJob]) -> list[SendOutcome]:

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
+from tidings.store.errors import log_failure
+
 T = TypeVar("T")
 log = logging.getLogger("tidings.engine")
 
@@ -46,7 +48,7 @@ class BatchWorker(Generic[T]):
                     await self._process(batch)
                 except Exception:
                     # Keep the items (nothing is dropped) and try again shortly.
-                    log.exception("action=%s_failed count=%d", self._name, len(batch))
+                    log_failure(log, "action=%s_failed count=%d", self._name, len(batch))
                     self._queue[:0] = batch
                     await asyncio.sleep(0.5)
             if not self._queue:

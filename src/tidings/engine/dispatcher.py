@@ -27,6 +27,7 @@ from tidings.engine.batching import BatchWorker
 from tidings.engine.clock import Clock
 from tidings.engine.metrics import EngineMetrics
 from tidings.store.base import Store
+from tidings.store.errors import log_failure
 from tidings.store.records import Claim
 
 log = logging.getLogger("tidings.engine")
@@ -100,6 +101,10 @@ class Dispatcher:
         # Channel messages handed to a connector whose answer is not yet committed.
         self._unanswered: Counter[str] = Counter()
         self._answered = asyncio.Event()
+        # Lease tokens of the work in hand (claims in the heap or being started, hand-overs
+        # awaiting their recorded answer), counted per claim: only these leases are renewed. A
+        # claim lost with a failed transaction is forgotten, so its lease must run out.
+        self._held: Counter[int] = Counter()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -173,6 +178,7 @@ class Dispatcher:
                     self.owner, token, horizon, s.claim_batch, self._lease_until()
                 )
                 if claims:
+                    self._held.update(c.lease_token for c in claims)
                     self.metrics.claimed.inc(len(claims))
                     self.metrics.claim_batch.observe(len(claims))
                     for c in claims:
@@ -189,7 +195,7 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("action=claim_failed")
+                log_failure(log, "action=claim_failed")
                 await self.clock.sleep(0.5)
 
     def _heap_limit(self) -> int:
@@ -286,7 +292,10 @@ class Dispatcher:
             if any(c.kind == "attempt" for c in claims):
                 self.wake()
         except Exception:
-            log.exception("action=fire_failed count=%d", len(claims))
+            # Whatever the start transaction did is now up to lease recovery.
+            log_failure(log, "action=fire_failed count=%d", len(claims))
+        finally:
+            self._let_go(c.lease_token for c in claims)
 
     async def _not_before(self, due_us: int) -> int:
         """Wait until `due_us` on the monotonic clock; return the time it then is (>= due_us)."""
@@ -314,14 +323,14 @@ class Dispatcher:
                 try:
                     outcomes = await conn.send(group)
                 except Exception as exc:  # a connector crash: we cannot know what left
-                    log.exception(
-                        "action=connector_failed connector=%s count=%d", conn.name, len(group)
+                    log_failure(
+                        log, "action=connector_failed connector=%s count=%d", conn.name, len(group)
                     )
                     outcomes = [
                         SendOutcome(j, Outcome.UNKNOWN, conn.name, error=str(exc)) for j in group
                     ]
             except BaseException:
-                self._answers_done(j.message_id for j in group)  # recovery takes these over
+                self._answers_done(group)  # recovery takes these over
                 raise
             for j in group:
                 self.metrics.sent.labels(j.channel).inc()
@@ -333,11 +342,12 @@ class Dispatcher:
             self._finisher.submit_many(replace(o, handed_us=handed) for o in outcomes)
 
         self._unanswered.update(j.message_id for j in jobs)
+        self._held.update(j.lease_token for j in jobs)
         await asyncio.gather(*(one(conn, group) for conn, group in groups))
 
     async def _finish(self, outcomes: list[SendOutcome]) -> None:
         changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
-        self._answers_done(o.job.message_id for o in outcomes)
+        self._answers_done(o.job for o in outcomes)
         if lost:
             self.metrics.lost_lease.inc(lost)
         await self._emit(changes)
@@ -346,12 +356,19 @@ class Dispatcher:
         if any(o.outcome != Outcome.ACCEPTED for o in outcomes):
             self.wake()
 
-    def _answers_done(self, message_ids: Iterable[str]) -> None:
-        for i in message_ids:
-            self._unanswered[i] -= 1
-            if self._unanswered[i] <= 0:
-                del self._unanswered[i]
+    def _answers_done(self, jobs: Iterable[SendJob]) -> None:
+        done = list(jobs)
+        for j in done:
+            self._unanswered[j.message_id] -= 1
+            if self._unanswered[j.message_id] <= 0:
+                del self._unanswered[j.message_id]
+        self._let_go(j.lease_token for j in done)
         self._answered.set()
+
+    def _let_go(self, tokens: Iterable[int]) -> None:
+        self._held.subtract(tokens)
+        for token in [t for t, n in self._held.items() if n <= 0]:
+            del self._held[token]
 
     async def _emit(self, changes: list[StatusChange]) -> None:
         if changes and self.on_changes is not None:
@@ -387,7 +404,7 @@ class Dispatcher:
             try:
                 known = await conn.reconcile(group)
             except Exception:
-                log.exception("action=reconcile_failed connector=%s", conn.name)
+                log_failure(log, "action=reconcile_failed connector=%s", conn.name)
                 known = {}
             now = self.clock.now_us()
             for j in group:
@@ -409,7 +426,10 @@ class Dispatcher:
             await self.clock.sleep(self.settings.upkeep_s)
             try:
                 await self.clock.calibrate()
-                await self.store.extend_leases(self.owner, self._lease_until())
+                if self._held:
+                    await self.store.extend_leases(
+                        self.owner, self._lease_until(), sorted(self._held)
+                    )
                 await self._recover()
                 if self.clock.monotonic() - self._counted_at > 30:
                     self._counted_at = self.clock.monotonic()
@@ -417,4 +437,4 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("action=upkeep_failed")
+                log_failure(log, "action=upkeep_failed")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tidings.engine.clock import Clock
 from tidings.store.base import Store
+from tidings.store.errors import log_failure
 from tidings.store.outbox_sql import WebhookJob, WebhookResult
 from tidings.webhooks.backoff import RETRY_SCHEDULE_S, next_delay_s
 from tidings.webhooks.delivery import WebhookClient
@@ -95,7 +96,7 @@ class WebhookOutbox:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("action=webhook_loop_failed")
+                log_failure(log, "action=webhook_loop_failed")
                 await self._clock.sleep(1.0)
 
     async def _deliver(self, jobs: Sequence[WebhookJob]) -> None:

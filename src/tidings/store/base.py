@@ -259,8 +259,10 @@ class Store(ABC):
     async def release_owned(self, owner: str) -> int:
         return await self.transact(lambda tx: engine_sql.release_owned(tx, owner))
 
-    async def extend_leases(self, owner: str, lease_until_us: int) -> int:
-        return await self.transact(lambda tx: engine_sql.extend_leases(tx, owner, lease_until_us))
+    async def extend_leases(self, owner: str, lease_until_us: int, tokens: Sequence[int]) -> int:
+        return await self.transact(
+            lambda tx: engine_sql.extend_leases(tx, owner, lease_until_us, tokens)
+        )
 
     async def next_due_us(self) -> int | None:
         return await self.query(lambda tx: engine_sql.next_due_us(tx))

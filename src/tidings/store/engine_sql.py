@@ -309,19 +309,27 @@ async def release_owned(tx: Tx, owner: str) -> int:
     )
 
 
-async def extend_leases(tx: Tx, owner: str, lease_until_us: int) -> int:
-    """Renew this process's leases, passing over rows another transaction holds.
+async def extend_leases(tx: Tx, owner: str, lease_until_us: int, tokens: Sequence[int]) -> int:
+    """Renew this process's leases taken under `tokens`, passing over rows another transaction
+    holds.
 
-    Waiting for them instead formed lock convoys under a burst: the extension held the rows it
-    had already locked while waiting for the next, so finishers and reports queued behind it for
-    seconds (and leases ran out meanwhile). A row skipped here is held either by this process's
-    own start transaction, which renews the lease itself (`start_attempts`), or by a transaction
-    that ends its attempt; recovery skips locked rows too, so it cannot take one meanwhile."""
+    Only the tokens of work the process still has in hand: a claim it lost track of (a start
+    transaction or a claim whose answer never arrived, the database gone meanwhile) must run out
+    and be recovered, not be renewed for ever by the process that forgot it.
+
+    Waiting for locked rows instead formed lock convoys under a burst: the extension held the
+    rows it had already locked while waiting for the next, so finishers and reports queued behind
+    it for seconds (and leases ran out meanwhile). A row skipped here is held either by this
+    process's own start transaction, which renews the lease itself (`start_attempts`), or by a
+    transaction that ends its attempt; recovery skips locked rows too, so it cannot take one
+    meanwhile."""
     return await tx.execute(
         "UPDATE timers SET lease_until_us = $2 WHERE id IN (SELECT id FROM timers"
-        " WHERE state = 'claimed' AND lease_owner = $1 ORDER BY id FOR_UPDATE_SKIP)",
+        " WHERE state = 'claimed' AND lease_owner = $1 AND lease_token IN_BIGINT($3)"
+        " ORDER BY id FOR_UPDATE_SKIP)",
         owner,
         lease_until_us,
+        list(tokens),
     )
 
 

@@ -21,6 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from tidings.store import messages_sql
 from tidings.store.base import Store
+from tidings.store.errors import DatabaseUnreachable
 from tidings.store.pg_bulk import BulkForm, bulk_form
 from tidings.store.records import Claim, NewOmnimessage
 from tidings.store.tx import Row, to_postgres
@@ -213,6 +214,15 @@ class _Listener:
                 conn.terminate()
 
 
+async def _connect(*args: Any, **kwargs: Any) -> Any:
+    """The pool's `asyncpg.connect`, with a server out of reach (refused, reset, timed out)
+    raised as DatabaseUnreachable, which the API answers with a 503."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except OSError as exc:  # TimeoutError included
+        raise DatabaseUnreachable(f"cannot reach the database: {exc!r}") from exc
+
+
 class PostgresStore(Store):
     kind = "postgresql"
 
@@ -228,6 +238,7 @@ class PostgresStore(Store):
             dsn,
             min_size=min_size,
             max_size=max_size,
+            connect=_connect,
             server_settings={
                 # Short OLTP statements: JIT compilation only ever adds latency here.
                 "jit": "off",
