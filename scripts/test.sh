@@ -26,6 +26,7 @@ fi
 echo "== ruff"; .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check --quiet src tests bench
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts (layers point down)"; .venv/bin/lint-imports --no-cache
 # The browser tests drive Debian's chromium (/usr/bin/chromium) through Playwright; Playwright
 # never downloads a browser here. Without it they skip, or fail when CI is set.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import click
 
 from tidings import runtime
-from tidings.api.auth import hash_password
 from tidings.config import ConfigError, load_config
 from tidings.core.validation_sender import sender_problem
 from tidings.store.factory import open_store
@@ -23,6 +22,7 @@ from tidings.store.urls import (
     DatabaseUrlError,
     parse_database_url,
 )
+from tidings.web.auth import hash_password
 
 T = TypeVar("T")
 

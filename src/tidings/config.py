@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tidings.api.ratelimit import Rate
 from tidings.channels.http_base import HttpSettings
 from tidings.channels.messente_relay import MESSENTE_URL, MessenteSettings
 from tidings.channels.port import Connector
@@ -44,6 +43,7 @@ from tidings.channels.viber import INFOBIP_URL, ViberSettings
 from tidings.channels.whatsapp import GRAPH_URL, WhatsAppSettings
 from tidings.core.model import CHANNELS
 from tidings.store.base import Store
+from tidings.web.ratelimit import Rate
 
 __all__ = [
     "CONNECTOR_TYPES",

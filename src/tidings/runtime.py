@@ -18,11 +18,6 @@ from dataclasses import dataclass, field, replace
 
 import uvicorn
 
-from tidings.api.app import create_app
-from tidings.api.auth import Authenticator, AuthSettings, hash_password
-from tidings.api.context import ApiContext, ApiSettings
-from tidings.api.guard import Backoff, GuardSettings
-from tidings.api.ratelimit import Rate, RateLimiter, RateSettings
 from tidings.channels.sandbox import SandboxTiming
 from tidings.config import GatewayConfig, build_router
 from tidings.engine.dispatcher import DispatchSettings
@@ -33,6 +28,11 @@ from tidings.store.base import Store
 from tidings.store.factory import open_store
 from tidings.store.records import Account
 from tidings.store.urls import DatabaseUrl
+from tidings.web.app import create_app
+from tidings.web.auth import Authenticator, AuthSettings, hash_password
+from tidings.web.context import ApiContext, ApiSettings
+from tidings.web.guard import Backoff, GuardSettings
+from tidings.web.ratelimit import Rate, RateLimiter, RateSettings
 from tidings.webhooks.guard import TargetPolicy
 
 log = logging.getLogger("tidings")

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.server import Server, run_cli
 from tests.e2e.test_console_http import csrf_of
-from tidings.ui.routes import LIVE_STREAM_S
+from tidings.web.console.routes import LIVE_STREAM_S
 
 INBOX = "/v1/sandbox/messages"
 BODY = {"to": "+37251234567", "messages": [{"channel": "sms", "text": "hi"}]}

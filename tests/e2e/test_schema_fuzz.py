@@ -23,7 +23,7 @@ from schemathesis import Case, Response
 
 from tests.e2e.conftest import _running_server
 from tests.e2e.server import Server
-from tidings.api.openapi import openapi_document
+from tidings.web.api.openapi import openapi_document
 
 ERROR_TITLES = {
     "101": "Not found",

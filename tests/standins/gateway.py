@@ -17,9 +17,6 @@ from typing import Any
 import httpx
 
 from tidings import runtime
-from tidings.api.app import create_app
-from tidings.api.auth import Authenticator
-from tidings.api.context import ApiContext, ApiSettings
 from tidings.channels.sandbox import SandboxTiming
 from tidings.config import parse_config
 from tidings.core.dispatch import Report
@@ -28,6 +25,9 @@ from tidings.engine.service import Engine, EngineSettings
 from tidings.store.base import Store
 from tidings.store.factory import open_store
 from tidings.store.urls import parse_database_url
+from tidings.web.app import create_app
+from tidings.web.auth import Authenticator
+from tidings.web.context import ApiContext, ApiSettings
 
 USER, PASSWORD = "alice", "alice-secret-pw"
 

@@ -10,9 +10,12 @@ import argon2
 import pytest
 
 from tests.integration.test_store import omni
-from tidings.api.auth import DUMMY_HASH, Authenticator, AuthSettings
-from tidings.api.errors import error_response, too_many
-from tidings.api.guard import (
+from tidings.config import ConfigError, parse_config
+from tidings.engine.accepter import Accepter, AccountChanged
+from tidings.store.records import Account, NewOmnimessage, ThrottleRow
+from tidings.web.auth import DUMMY_HASH, Authenticator, AuthSettings
+from tidings.web.errors import error_response, too_many
+from tidings.web.guard import (
     Backoff,
     Guard,
     GuardSettings,
@@ -21,10 +24,7 @@ from tidings.api.guard import (
     after_failure,
     wait_us,
 )
-from tidings.api.ratelimit import LocalBucket, Rate, RateLimiter, RateSettings, chunk_size
-from tidings.config import ConfigError, parse_config
-from tidings.engine.accepter import Accepter, AccountChanged
-from tidings.store.records import Account, NewOmnimessage, ThrottleRow
+from tidings.web.ratelimit import LocalBucket, Rate, RateLimiter, RateSettings, chunk_size
 
 S = 1_000_000
 

@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from tidings.api.openapi import openapi_document
 from tidings.core.contract.types import SERVER_CHECK
 from tidings.core.errors import ErrorItem, RequestInvalid
 from tidings.core.model import Limits
 from tidings.core.validation import validate_omnimessage
+from tidings.web.api.openapi import openapi_document
 
 DOC = openapi_document()
 SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]

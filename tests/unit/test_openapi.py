@@ -11,11 +11,6 @@ import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from tidings.api.app import create_app
-from tidings.api.context import ApiContext
-from tidings.api.docs_page import docs_html
-from tidings.api.openapi import TITLE, openapi_document
-from tidings.api.serialize import sandbox_message, send_result, status_body
 from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid, errors_body, invalid, missing
 from tidings.core.model import CHANNELS, STATUSES, Limits
@@ -28,6 +23,11 @@ from tidings.store.records import (
     OmniView,
     SandboxMessage,
 )
+from tidings.web.api.docs_page import docs_html
+from tidings.web.api.openapi import TITLE, openapi_document
+from tidings.web.api.serialize import sandbox_message, send_result, status_body
+from tidings.web.app import create_app
+from tidings.web.context import ApiContext
 
 DOC = openapi_document()
 SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]

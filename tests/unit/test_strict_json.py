@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tidings.api.strict_json import loads_strict
 from tidings.core.errors import RequestInvalid
 from tidings.core.nul import NulAt, find_nul
 from tidings.core.strict_int import INT64_MAX, INT64_MIN, parse_int
+from tidings.web.strict_json import loads_strict
 
 
 def refusal(raw: bytes) -> tuple[str, str | None]:

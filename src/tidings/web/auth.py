@@ -36,9 +36,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from prometheus_client import CollectorRegistry, Counter
 
-from tidings.api.guard import Attempt, Guard, GuardSettings, TooManyAttempts
 from tidings.store.base import Store
 from tidings.store.records import Account
+from tidings.web.guard import Attempt, Guard, GuardSettings, TooManyAttempts
 
 __all__ = [
     "AuthSettings",

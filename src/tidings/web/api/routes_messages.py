@@ -8,11 +8,6 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tidings.api.body import read_json
-from tidings.api.context import ApiContext, account_of, recheck
-from tidings.api.errors import ApiError, error, not_found
-from tidings.api.responses import json_response
-from tidings.api.serialize import sandbox_message, send_result, status_body
 from tidings.core.contract.responses import (
     BulkOmniMessageCreateSuccessResponse,
     ErrorOmnichannel,
@@ -25,6 +20,11 @@ from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.engine.accepter import AccountChanged
 from tidings.store.records import Account, CancelResult, NewOmnimessage
+from tidings.web.api.body import read_json
+from tidings.web.api.serialize import sandbox_message, send_result, status_body
+from tidings.web.context import ApiContext, account_of, recheck
+from tidings.web.errors import ApiError, error, not_found
+from tidings.web.responses import json_response
 from tidings.webhooks.guard import early_problem
 
 SANDBOX_LIMIT_MAX = 1000

@@ -22,9 +22,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from tidings.api.auth import TooManyAttempts
-from tidings.api.context import ApiContext, client_address
-from tidings.api.strict_json import refuse_nul
 from tidings.core.errors import ErrorItem, RequestInvalid
 from tidings.core.model import CHANNELS, PRIORITIES, TEXT_STORES
 from tidings.core.nul import NUL
@@ -32,8 +29,9 @@ from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
 from tidings.core.validation import validate_omnimessage
 from tidings.store.records import Account, CancelResult
-from tidings.ui import views
-from tidings.ui.session import (
+from tidings.web.auth import TooManyAttempts
+from tidings.web.console import views
+from tidings.web.console.session import (
     COOKIE,
     DEVICE_COOKIE,
     DEVICE_MAX_AGE_S,
@@ -44,6 +42,8 @@ from tidings.ui.session import (
     csrf_ok,
     token_hash,
 )
+from tidings.web.context import ApiContext, client_address
+from tidings.web.strict_json import refuse_nul
 
 Handler = Callable[[Request], Awaitable[Response]]
 _HERE = Path(__file__).parent

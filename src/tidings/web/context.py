@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from tidings.api.auth import Authenticator, TooManyAttempts
-from tidings.api.errors import too_many, unauthorized
-from tidings.api.ratelimit import RateLimiter, RateSettings
 from tidings.engine.service import Engine
 from tidings.store.records import Account
+from tidings.web.auth import Authenticator, TooManyAttempts
+from tidings.web.errors import too_many, unauthorized
+from tidings.web.ratelimit import RateLimiter, RateSettings
 from tidings.webhooks.guard import TargetPolicy
 
 

@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tidings.api.responses import json_response
 from tidings.core.errors import (
     FORBIDDEN,
     INTERNAL,
@@ -23,8 +22,9 @@ from tidings.core.errors import (
     errors_body,
 )
 from tidings.store.errors import is_storage_full, is_storage_unavailable
+from tidings.web.responses import json_response
 
-log = logging.getLogger("tidings.api")
+log = logging.getLogger("tidings.web.api")
 
 
 class ApiError(Exception):

@@ -12,10 +12,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from tidings.api.errors import ApiError, error
-from tidings.api.strict_json import loads_strict
 from tidings.core.errors import INVALID
 from tidings.core.strict_int import parse_int
+from tidings.web.errors import ApiError, error
+from tidings.web.strict_json import loads_strict
 
 JSON_MEDIA_TYPE = "application/json"
 

@@ -22,10 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from tidings.api.body import read_json
-from tidings.api.context import ApiContext, account_of
-from tidings.api.errors import error, not_found
-from tidings.api.responses import json_response
 from tidings.channels.http_base import (
     HttpConnector,
     InboundRequest,
@@ -38,8 +34,12 @@ from tidings.core.errors import INVALID, MISSING
 from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
 from tidings.store.provider_sql import ProviderEventKey
+from tidings.web.api.body import read_json
+from tidings.web.context import ApiContext, account_of
+from tidings.web.errors import error, not_found
+from tidings.web.responses import json_response
 
-log = logging.getLogger("tidings.api")
+log = logging.getLogger("tidings.web.api")
 
 MAX_CALLBACK_BYTES = 1024 * 1024
 MAX_LINK_BODY_BYTES = 64 * 1024

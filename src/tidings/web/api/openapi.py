@@ -15,11 +15,11 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
-from tidings.api.context import ApiSettings
-from tidings.api.routes_messages import SANDBOX_LIMIT_DEFAULT, SANDBOX_LIMIT_MAX
 from tidings.core.contract import responses as r
 from tidings.core.contract.omnimessage import REF_TEMPLATE, BulkOmnimessage, Omnimessage
 from tidings.core.model import Limits
+from tidings.web.api.routes_messages import SANDBOX_LIMIT_DEFAULT, SANDBOX_LIMIT_MAX
+from tidings.web.context import ApiSettings
 
 __all__ = ["SCHEMA_MODELS", "TITLE", "openapi_document"]
 

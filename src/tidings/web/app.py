@@ -13,15 +13,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tidings.api import errors, routes_messages, routes_providers
-from tidings.api.context import ApiContext
-from tidings.api.docs_page import docs_html
-from tidings.api.errors import ApiError
-from tidings.api.openapi import openapi_document
-from tidings.api.responses import json_response
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS
-from tidings.ui import console_routes
+from tidings.web import errors
+from tidings.web.api import routes_messages, routes_providers
+from tidings.web.api.docs_page import docs_html
+from tidings.web.api.openapi import openapi_document
+from tidings.web.console import console_routes
+from tidings.web.context import ApiContext
+from tidings.web.errors import ApiError
+from tidings.web.responses import json_response
 
 
 def _bearer_matches(header: str | None, token: str) -> bool:
