@@ -200,6 +200,12 @@ class Authenticator:
     ) -> Account | None:
         """The full path: limits, the account row, one Argon2 check (shared by identical
         concurrent attempts of one client). `device`: a console browser's device token."""
+        if "\x00" in username or "\x00" in password:
+            # No account name or password holds a NUL (PostgreSQL cannot even store one in a
+            # key): wrong credentials, at the cost of any other wrong password.
+            await self._argon2(DUMMY_HASH, password)
+            self.metrics.failures.inc()
+            return None
         try:
             attempt = await self.guard.admit(username, address, device)
         except TooManyAttempts:
