@@ -14,6 +14,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from tests.e2e.server import TIDINGS, Server
+from tidings.store.postgres import NOTIFY_CHANNEL
 from tidings.store.urls import parse_database_url
 
 
@@ -96,8 +97,9 @@ async def bulk_schedule(server: Server, n: int, at: datetime, to: str) -> list[s
 def due_in(db: str, seconds: float, spread_s: float = 0.0) -> datetime:
     """Move every waiting message to `seconds` from now, in one statement. Scheduling far ahead
     and then moving the due time makes the instant follow from when the set-up actually
-    finished, however long inserting took on this machine. Processes find the new due time on
-    their safety poll (no NOTIFY).
+    finished, however long inserting took on this machine. Every process is told at once, as
+    an insert through the API would tell it (one NOTIFY with the earliest due time), so each
+    leases its share ahead of the instant.
 
     With `spread_s`, the messages fall due over that many seconds after the instant instead, in
     slices of 0.1 s picked by a hash of the id (the same in both tables)."""
@@ -117,4 +119,5 @@ def due_in(db: str, seconds: float, spread_s: float = 0.0) -> datetime:
         " WHERE state = 'pending' AND kind = 'send'",
         due,
     )
+    pg_query(db, "SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(due))
     return at

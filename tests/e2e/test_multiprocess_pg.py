@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -27,6 +28,28 @@ def pg_server(tmp_path: Path, pg_database: str) -> Iterator[Server]:
     yield srv
     if srv.proc is not None:
         srv.stop(signal.SIGKILL)
+
+
+def _owner(worker: Worker) -> str:
+    """The lease owner a worker announced in its log."""
+    deadline = time.monotonic() + 20
+    while (m := re.search(r"action=worker_start owner=(\S+)", worker.log())) is None:
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.05)
+    return m.group(1)
+
+
+def _worker_holding_work(db: str, workers: list[Worker], within_s: float) -> Worker:
+    owners = {_owner(w): w for w in workers}
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for (owner,) in pg_query(
+            db, "SELECT DISTINCT lease_owner FROM timers WHERE state = 'claimed'"
+        ):
+            if owner in owners:
+                return owners[owner]
+        time.sleep(0.005)
+    raise AssertionError("no worker ever held leased work")
 
 
 def _wait_settled(db: str, n: int, timeout: float) -> bool:
@@ -99,9 +122,12 @@ def test_kill_9_worker_mid_burst_loses_nothing(pg_server: Server, tmp_path: Path
         asyncio.run(
             bulk_schedule(pg_server, n, datetime.now(UTC) + timedelta(hours=1), "+37251230200")
         )
-        at = due_in(pg_server.database, 1.0)
-        time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.05)
-        workers[0].stop(signal.SIGKILL)
+        due_in(pg_server.database, 1.0)
+        # Kill a worker while it holds leased work (which process claims what is a race: wait
+        # until one of the workers holds some, then kill that one).
+        victim = _worker_holding_work(pg_server.database, workers, within_s=30)
+        victim.stop(signal.SIGKILL)
+        survivor = workers[1] if victim is workers[0] else workers[0]
         _wait_settled(pg_server.database, n, 60)
         # The dead worker's delivery reports died with it: the sandbox's catch-up (every 5 s)
         # reports what its inbox shows delivered, from the surviving processes.
@@ -131,10 +157,12 @@ def test_kill_9_worker_mid_burst_loses_nothing(pg_server: Server, tmp_path: Path
             ]
             == 0
         )
-        logs = pg_server.log() + workers[1].log()
+        logs = pg_server.log() + survivor.log()
         assert "leases_recovered" in logs or "unknown_recovered" in logs, "the kill hit nothing"
     finally:
-        workers[1].stop()
+        for w in workers:
+            if w.proc is not None:
+                w.stop()
 
 
 def test_lost_notification_costs_at_most_the_safety_poll(tmp_path: Path, pg_database: str) -> None:
