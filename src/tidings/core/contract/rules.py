@@ -7,6 +7,7 @@ absent everywhere, so "present" in a schema means "there and not null".
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -33,18 +34,18 @@ def _ticks(keys: Sequence[str]) -> str:
     return ", ".join(f"`{key}`" for key in keys)
 
 
-class Rule:
+class Rule(ABC):
     """One rule: `check` lists the problems of a model whose fields are all valid."""
 
-    def check(self, model: BaseModel) -> list[Problem]:
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, model: BaseModel) -> list[Problem]: ...
 
     def schema(self) -> Schema | None:
         """The rule as a JSON schema, or None when a schema cannot say it."""
         return None
 
-    def sentence(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def sentence(self) -> str: ...
 
 
 @dataclass(frozen=True)
