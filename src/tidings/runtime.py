@@ -48,7 +48,6 @@ class ServeSettings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     sandbox: SandboxTiming = field(default_factory=SandboxTiming)
-    webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     rates: RateSettings = field(default_factory=RateSettings)
@@ -145,15 +144,13 @@ def settings_from_env(
         auth=auth,
         rates=rates,
         api=ApiSettings(
-            webhook_policy=policy,
             metrics_token=os.environ.get("TIDINGS_METRICS_TOKEN", "").strip() or None,
         ),
-        webhook_policy=policy,
         outbox=outbox,
         host=host,
         port=port,
         header_timeout_s=_env_float("TIDINGS_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-        engine=EngineSettings(dispatch=dispatch),
+        engine=EngineSettings(dispatch=dispatch, webhook_policy=policy),
         sandbox=SandboxTiming(
             delivery_delay_s=_env_float("TIDINGS_SANDBOX_DELAY_SECONDS", 0.05),
             slow_delay_s=_env_float("TIDINGS_SANDBOX_SLOW_SECONDS", 3.0),
@@ -193,7 +190,9 @@ def build_engine(
         store,
         router,
         settings.engine,
-        outbox=lambda st, clock: WebhookOutbox(st, clock, settings.webhook_policy, settings.outbox),
+        outbox=lambda st, clock: WebhookOutbox(
+            st, clock, settings.engine.webhook_policy, settings.outbox
+        ),
     )
     engine_box.append(engine)
     return engine

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-import orjson
+from typing import Any
 
 from tidings.channels.router import Router
 from tidings.core.dispatch import StatusChange
-from tidings.core.model import FINAL_FAILURE, PRIORITIES, Limits, OmnimessageRequest
+from tidings.core.errors import RequestInvalid
+from tidings.core.model import FINAL_FAILURE, Limits
 from tidings.engine.accepter import Accepter
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
+from tidings.engine.submit import FrontDoor, Reauthenticate
 from tidings.store.base import Store
 from tidings.store.group_commit import GroupCommit
 from tidings.store.records import (
     Account,
     CancelResult,
-    NewChannelMessage,
     NewOmnimessage,
     OmniView,
 )
+from tidings.webhooks.guard import TargetPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +33,8 @@ class EngineSettings:
     limits: Limits = field(default_factory=Limits)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     dispatch_enabled: bool = True
+    # Where delivery reports may go: checked when a `dlr_url` is accepted and at every delivery.
+    webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
 
 
 class Engine:
@@ -68,6 +69,9 @@ class Engine:
             GroupCommit("cancel", store.cancel_omnimessages, 500)
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
+        self.front_door = FrontDoor(
+            self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
+        )
         self._started = False
 
     async def start(self) -> None:
@@ -101,35 +105,17 @@ class Engine:
 
     # -- API operations ---------------------------------------------------------------------
 
-    def clock_now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock.now_us() / 1_000_000, UTC)
+    async def submit(
+        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+    ) -> NewOmnimessage:
+        """Validate and accept one omnimessage: see `FrontDoor.submit`."""
+        return await self.front_door.submit(account, body, reauthenticate=reauthenticate)
 
-    def build(self, account: Account, req: OmnimessageRequest) -> NewOmnimessage:
-        now = self.clock.now_us()
-        tts = None
-        if req.time_to_send is not None:
-            tts = int(req.time_to_send.timestamp() * 1_000_000)
-        return NewOmnimessage(
-            id=str(uuid.uuid4()),
-            account_id=account.id,
-            to=req.to,
-            priority=PRIORITIES[req.priority],
-            time_to_send_us=tts,
-            due_us=now if tts is None else max(tts, now),
-            dlr_url=req.dlr_url or account.dlr_url,
-            text_store=req.text_store,
-            created_us=now,
-            channels=tuple(
-                NewChannelMessage(
-                    id=str(uuid.uuid4()),
-                    channel=m.channel,
-                    sender=m.sender or account.default_sender,
-                    validity_s=m.validity_s,
-                    content=orjson.dumps(m.content).decode(),
-                )
-                for m in req.messages
-            ),
-        )
+    async def submit_bulk(
+        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+    ) -> list[NewOmnimessage | RequestInvalid]:
+        """Validate and accept a bulk request's valid items: see `FrontDoor.submit_bulk`."""
+        return await self.front_door.submit_bulk(account, body, reauthenticate=reauthenticate)
 
     async def accept(
         self, items: Sequence[NewOmnimessage], expect: tuple[int, int] | None = None

@@ -12,14 +12,12 @@ from tidings.store.records import Account
 from tidings.web.auth import Authenticator, TooManyAttempts
 from tidings.web.errors import too_many, unauthorized
 from tidings.web.ratelimit import RateLimiter, RateSettings
-from tidings.webhooks.guard import TargetPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 32 * 1024 * 1024
-    webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
     # When set, `/metrics` wants `Authorization: Bearer <token>`; by default it is open.
     metrics_token: str | None = None
 

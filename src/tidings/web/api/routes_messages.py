@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,19 +12,15 @@ from tidings.core.contract.responses import (
     ErrorOmnichannel,
     OmniMessageCreateSuccessResponse,
 )
-from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, errors_body, invalid
-from tidings.core.model import OmnimessageRequest
+from tidings.core.errors import INVALID, RequestInvalid, errors_body
 from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
-from tidings.core.validation import validate_bulk, validate_omnimessage
-from tidings.engine.accepter import AccountChanged
-from tidings.store.records import Account, CancelResult, NewOmnimessage
+from tidings.store.records import CancelResult
 from tidings.web.api.body import read_json
 from tidings.web.api.serialize import sandbox_message, send_result, status_body
 from tidings.web.context import ApiContext, account_of, recheck
 from tidings.web.errors import ApiError, error, not_found
 from tidings.web.responses import json_response
-from tidings.webhooks.guard import early_problem
 
 SANDBOX_LIMIT_MAX = 1000
 SANDBOX_LIMIT_DEFAULT = 100
@@ -45,77 +40,41 @@ def _omni_id(request: Request) -> str:
         raise not_found() from None
 
 
-async def _dlr_problem(ctx: ApiContext, req: OmnimessageRequest, prefix: str) -> ErrorItem | None:
-    """A `dlr_url` that the SSRF guard would refuse is refused now, not silently at delivery."""
-    if req.dlr_url is None:
-        return None
-    problem = await early_problem(req.dlr_url, ctx.settings.webhook_policy)
-    if problem is None:
-        return None
-    return invalid(f"dlr_url is not an allowed webhook target: {problem}", f"{prefix}dlr_url")
-
-
-async def _store(
-    request: Request, account: Account, build: Callable[[Account], list[NewOmnimessage]]
-) -> list[NewOmnimessage]:
-    """Build and accept the records, checking in the same transaction that the account is as
-    the (possibly remembered) credential found it; if it changed, authenticate again."""
-    ctx = _ctx(request)
-    for _ in range(_ACCEPT_TRIES):
-        records = build(account)
-        try:
-            await ctx.engine.accept(records, expect=(account.id, account.version))
-            return records
-        except AccountChanged:
-            account = await recheck(request)  # 401 if the credentials no longer hold
-    records = build(account)  # changed again meanwhile: `recheck` itself just read the version
-    await ctx.engine.accept(records)
-    return records
+async def _body(request: Request, max_bytes: int) -> object:
+    """The JSON body; an unreadable one is answered only to a caller whose account has not
+    changed since its credential was remembered (else 401). The front door's own account checks
+    (`reauthenticate`) answer for themselves."""
+    try:
+        return await read_json(request, max_bytes)
+    except ApiError:
+        await recheck(request)
+        raise
 
 
 async def send_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request, current=False)
+    data = await _body(request, ctx.settings.max_body_bytes)
     try:
-        data = await read_json(request, ctx.settings.max_body_bytes)
-        now, limits = ctx.engine.clock_now(), ctx.engine.settings.limits
-        req = validate_omnimessage(data, now=now, limits=limits)
-        if (problem := await _dlr_problem(ctx, req, "")) is not None:
-            raise RequestInvalid([problem])
-    except (ApiError, RequestInvalid):
+        record = await ctx.engine.submit(account, data, reauthenticate=lambda: recheck(request))
+    except RequestInvalid:
         await recheck(request)  # no answer about the body to a caller whose account changed
         raise
-    (record,) = await _store(request, account, lambda a: [ctx.engine.build(a, req)])
     return json_response(send_result(record), 201)
 
 
 async def send_bulk(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request, current=False)
+    data = await _body(request, ctx.settings.max_bulk_body_bytes)
     try:
-        data = await read_json(request, ctx.settings.max_bulk_body_bytes)
-        items = validate_bulk(data, now=ctx.engine.clock_now(), limits=ctx.engine.settings.limits)
-    except (ApiError, RequestInvalid):
+        items = await ctx.engine.submit_bulk(account, data, reauthenticate=lambda: recheck(request))
+    except RequestInvalid:
         await recheck(request)
         raise
-    checked: list[OmnimessageRequest | RequestInvalid] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, RequestInvalid) and (
-            problem := await _dlr_problem(ctx, item, f"messages[{i}].")
-        ):
-            item = RequestInvalid([problem])
-        checked.append(item)
-    valid = [item for item in checked if not isinstance(item, RequestInvalid)]
-    if valid:
-        records = iter(
-            await _store(request, account, lambda a: [ctx.engine.build(a, item) for item in valid])
-        )
-    else:
-        await recheck(request)  # nothing to store, so no transaction checks the account
-        records = iter([])
     out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = [
-        errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(next(records))
-        for item in checked
+        errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(item)
+        for item in items
     ]
     body: BulkOmniMessageCreateSuccessResponse = {"messages": out}
     return json_response(body, 201)

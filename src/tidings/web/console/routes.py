@@ -27,7 +27,6 @@ from tidings.core.model import CHANNELS, PRIORITIES, TEXT_STORES
 from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
-from tidings.core.validation import validate_omnimessage
 from tidings.store.records import Account, CancelResult
 from tidings.web.auth import TooManyAttempts
 from tidings.web.console import views
@@ -612,10 +611,9 @@ class Console:
         for key in ("priority", "text_store"):
             if data.get(key):
                 body[key] = data[key]
-        engine = self.ctx.engine
         try:
             refuse_nul(body)
-            req = validate_omnimessage(body, now=engine.clock_now(), limits=engine.settings.limits)
+            record = await self.ctx.engine.submit(v.account, body)
         except RequestInvalid as exc:
             errors: dict[str, list[str]] = {}
             general: list[str] = []
@@ -626,8 +624,6 @@ class Console:
                 else:
                     errors.setdefault(name, []).append(e.detail)
             return self._compose_page(request, v, data, errors, general, status=400)
-        record = engine.build(v.account, req)
-        await engine.accept([record])
         return RedirectResponse(f"/messages/{record.id}?sent=1", status_code=303)
 
     # -- search ------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""The front door (`Engine.submit`, `Engine.submit_bulk`) over a real database: what it stores,
+what it refuses and with which `source`, and how it handles an account that changed under a
+request. The API's and the console's own tests cover the same door through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tidings import runtime
+from tidings.core.errors import RequestInvalid
+from tidings.engine.service import Engine, EngineSettings
+from tidings.store.base import Store
+from tidings.store.records import Account, NewOmnimessage
+from tidings.store.urls import parse_database_url
+
+TO = "+37251234567"
+
+
+def sms(text: str = "hi", **extra: Any) -> dict[str, Any]:
+    return {"to": TO, "messages": [{"channel": "sms", "text": text}], **extra}
+
+
+@pytest.fixture
+async def engine(store: Store, database_url: str) -> AsyncIterator[Engine]:
+    settings = runtime.ServeSettings(
+        database=parse_database_url(database_url),
+        engine=EngineSettings(dispatch_enabled=False),
+    )
+    yield runtime.build_engine(store, settings)
+
+
+@pytest.fixture
+async def account(store: Store) -> Account:
+    await runtime.create_account(store, "alice", "secret-1", "AliceCo")
+    await store.update_account("alice", dlr_url="https://example.com/dlr")
+    found = await store.get_account("alice")
+    assert found is not None
+    return found
+
+
+async def test_submit_stores_with_the_accounts_defaults(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    record = await engine.submit(account, sms())
+
+    assert record.channels[0].sender == "AliceCo"
+    assert record.dlr_url == "https://example.com/dlr"
+    view = await store.get_omnimessage(account.id, record.id)
+    assert view is not None and view.to == TO
+
+
+async def test_refusal_names_the_field_and_stores_nothing(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        await engine.submit(account, {"to": TO, "messages": [{"channel": "pigeon", "text": "x"}]})
+
+    assert [e.source for e in caught.value.errors] == ["messages[0].channel"]
+    assert await store.pending_count() == 0
+
+
+async def test_a_dlr_url_the_guard_refuses_is_refused_at_the_door(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        await engine.submit(account, sms(dlr_url="http://127.0.0.1:9/dlr"))
+
+    assert [e.source for e in caught.value.errors] == ["dlr_url"]
+    assert "not an allowed webhook target" in caught.value.errors[0].detail
+    assert await store.pending_count() == 0
+
+
+async def test_bulk_keeps_the_order_and_stores_only_the_valid_items(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    body = {"messages": [sms("a"), sms("b", dlr_url="http://localhost./x"), {"to": TO}, sms("d")]}
+
+    items = await engine.submit_bulk(account, body)
+
+    assert [type(i).__name__ for i in items] == [
+        "NewOmnimessage",
+        "RequestInvalid",
+        "RequestInvalid",
+        "NewOmnimessage",
+    ]
+    refused = [i for i in items if isinstance(i, RequestInvalid)]
+    assert refused[0].errors[0].source == "messages[1].dlr_url"
+    assert refused[1].errors[0].source == "messages[2].messages"
+    stored = [i for i in items if isinstance(i, NewOmnimessage)]
+    for record in stored:
+        assert await store.get_omnimessage(account.id, record.id) is not None
+    assert await store.pending_count() == 2
+
+
+async def test_bulk_that_is_not_a_bulk_request_is_refused_whole(
+    engine: Engine, account: Account
+) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        await engine.submit_bulk(account, {"messages": "no"})
+
+    assert caught.value.errors[0].source == "messages"
+
+
+async def test_an_account_changed_under_the_request_is_read_again(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    """The credential was remembered at an older version: the accepting transaction notices,
+    the door asks for the account again and stores what it is now (its new sender)."""
+    await store.update_account("alice", default_sender="NewName")  # bumps the version
+    asked: list[int] = []
+
+    async def reauthenticate() -> Account:
+        asked.append(1)
+        fresh = await store.get_account("alice")
+        assert fresh is not None
+        return fresh
+
+    record = await engine.submit(account, sms(), reauthenticate=reauthenticate)
+
+    assert asked == [1]
+    assert record.channels[0].sender == "NewName"
+    assert await store.get_omnimessage(account.id, record.id) is not None
+
+
+async def test_a_removed_account_stores_nothing(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    await store.remove_account("alice")
+
+    class Gone(Exception):
+        pass
+
+    async def reauthenticate() -> Account:
+        raise Gone
+
+    with pytest.raises(Gone):
+        await engine.submit(account, sms(), reauthenticate=reauthenticate)
+    with pytest.raises(Gone):
+        await engine.submit_bulk(account, {"messages": [sms()]}, reauthenticate=reauthenticate)
+    assert await store.pending_count() == 0
+
+
+async def test_all_items_refused_still_asks_whether_the_caller_holds(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    """Nothing to store, so no transaction checks the account: the door asks explicitly, so a
+    caller whose password changed learns nothing about its body."""
+    asked: list[int] = []
+
+    async def reauthenticate() -> Account:
+        asked.append(1)
+        return account
+
+    items = await engine.submit_bulk(
+        account, {"messages": [{"to": TO}]}, reauthenticate=reauthenticate
+    )
+
+    assert asked == [1] and isinstance(items[0], RequestInvalid)
