@@ -11,6 +11,7 @@ from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
 from tidings.core.model import FINAL_FAILURE, Limits
 from tidings.engine.accepter import Accepter
+from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
@@ -69,6 +70,7 @@ class Engine:
             GroupCommit("cancel", store.cancel_omnimessages, 500)
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
+        self.callbacks = ProviderCallbacks(store, self.clock, self.reports)
         self.front_door = FrontDoor(
             self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
         )

@@ -1,11 +1,9 @@
 """Inbound provider callbacks: `/providers/{connector}/webhook`, and Telegram deep-link tokens.
 
 Each callback is authenticated by the connector (signature or secret token: 401 without
-credentials, 403 with wrong ones, and nothing is read further), parsed into provider events,
-matched to our message ids (by our own id when the provider echoes it, else through
-`channel_messages.provider_ref`), de-duplicated in the `provider_events` table
-(`INSERT ... ON CONFLICT DO NOTHING` decides) and only then handed to the engine's report
-recorder. A replayed callback therefore changes nothing.
+credentials, 403 with wrong ones, and nothing is read further), parsed into provider events and
+handed to the engine's one entry for them (`tidings.engine.callbacks`), which matches and
+de-duplicates them, so a replayed callback changes nothing.
 
 An event whose provider ref is not known yet (a callback that overtook our own record of the
 send) is not recorded; if it is recent, the answer is 503 so the provider retries it later.
@@ -15,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -25,15 +22,11 @@ from starlette.routing import Mount, Route
 from tidings.channels.http_base import (
     HttpConnector,
     InboundRequest,
-    ProviderEvent,
     WebhookReply,
 )
 from tidings.channels.telegram import TelegramConnector
-from tidings.core.dispatch import Report
 from tidings.core.errors import INVALID, MISSING
-from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
-from tidings.store.provider_sql import ProviderEventKey
 from tidings.web.api.body import read_json
 from tidings.web.context import ApiContext, account_of
 from tidings.web.errors import error, not_found
@@ -43,7 +36,6 @@ log = logging.getLogger("tidings.web.api")
 
 MAX_CALLBACK_BYTES = 1024 * 1024
 MAX_LINK_BODY_BYTES = 64 * 1024
-PARK_WINDOW_US = 10 * 60 * 1_000_000  # an unknown ref this recent is asked to be retried
 
 
 def _reply(r: WebhookReply) -> Response:
@@ -90,48 +82,10 @@ async def provider_webhook(request: Request) -> Response:
         events = await conn.events(inbound)
     except ValueError as exc:
         return Response(str(exc).encode(), 400, media_type="text/plain")
-    events = _storable(conn.name, events)
-    if not events:
-        return Response(b"ok", 200, media_type="text/plain")
-    now = ctx.engine.clock.now_us()
-    results = await ctx.engine.store.record_provider_events(
-        conn.name, [ProviderEventKey(e.key, e.provider_ref, e.message_id) for e in events], now
-    )
-    new = unknown_recent = 0
-    for e, res in zip(events, results, strict=True):
-        if res.message_id is None:
-            if now - e.at_us < PARK_WINDOW_US:
-                unknown_recent += 1
-            continue
-        if res.new:
-            new += 1
-            ctx.engine.reports.submit(Report(res.message_id, e.status, e.err, e.error, e.at_us))
-    log.info(
-        "action=provider_callback connector=%s events=%d new=%d unknown=%d",
-        conn.name,
-        len(events),
-        new,
-        sum(r.message_id is None for r in results),
-    )
-    if unknown_recent:
+    outcome = await ctx.engine.callbacks.receive(conn.name, events)
+    if outcome.retry_later:
         return Response(b"unknown message, retry later", 503, media_type="text/plain")
     return Response(b"ok", 200, media_type="text/plain")
-
-
-def _storable(connector: str, events: list[ProviderEvent]) -> list[ProviderEvent]:
-    """Events as the database can keep them. A NUL character cannot be stored in PostgreSQL:
-    an event whose id or message ids hold one cannot be about a message of ours and is dropped
-    (answering an error would only make the provider send it again); in the provider's error
-    text it is replaced."""
-    out: list[ProviderEvent] = []
-    for e in events:
-        if NUL in e.key or NUL in e.provider_ref or NUL in (e.message_id or ""):
-            log.warning("action=provider_event_dropped connector=%s reason=nul", connector)
-        elif e.error is not None and NUL in e.error:
-            out.append(replace(e, error=e.error.replace(NUL, "\ufffd")))
-        else:
-            out.append(e)
-    return out
 
 
 async def telegram_link(request: Request) -> Response:
