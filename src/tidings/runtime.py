@@ -20,6 +20,7 @@ import uvicorn
 
 from tidings.channels.sandbox import SandboxTiming
 from tidings.config import GatewayConfig, build_router
+from tidings.core.passwords import hash_password
 from tidings.engine.dispatcher import DispatchSettings
 from tidings.engine.outbox import OutboxSettings, WebhookOutbox
 from tidings.engine.service import Engine, EngineSettings
@@ -29,7 +30,7 @@ from tidings.store.factory import open_store
 from tidings.store.records import Account
 from tidings.store.urls import DatabaseUrl
 from tidings.web.app import create_app
-from tidings.web.auth import Authenticator, AuthSettings, hash_password
+from tidings.web.auth import Authenticator, AuthSettings
 from tidings.web.context import ApiContext, ApiSettings
 from tidings.web.guard import Backoff, GuardSettings
 from tidings.web.ratelimit import Rate, RateLimiter, RateSettings

@@ -11,9 +11,10 @@ import pytest
 
 from tests.integration.test_store import omni
 from tidings.config import ConfigError, parse_config
+from tidings.core.passwords import DUMMY_HASH
 from tidings.engine.accepter import Accepter, AccountChanged
 from tidings.store.records import Account, NewOmnimessage, ThrottleRow
-from tidings.web.auth import DUMMY_HASH, Authenticator, AuthSettings
+from tidings.web.auth import Authenticator, AuthSettings
 from tidings.web.errors import error_response, too_many
 from tidings.web.guard import (
     Backoff,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.cli_format import (
+from tidings.cli.format import (
     AUTH_FAILED,
     build_omnimessage,
     format_api_error,

@@ -32,10 +32,9 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from prometheus_client import CollectorRegistry, Counter
 
+from tidings.core.passwords import DUMMY_HASH, verify_password
 from tidings.store.base import Store
 from tidings.store.records import Account
 from tidings.web.guard import Attempt, Guard, GuardSettings, TooManyAttempts
@@ -44,27 +43,8 @@ __all__ = [
     "AuthSettings",
     "Authenticator",
     "TooManyAttempts",
-    "hash_password",
     "parse_basic",
-    "verify_password",
 ]
-
-_hasher = PasswordHasher()
-# An Argon2id hash of a random password, thrown away, with the hasher's parameters: an unknown
-# username is checked against it at the cost of a real check (and fails whatever the outcome). A
-# unit test keeps the parameters equal to the hasher's.
-DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$0aPdO3YlA/Fm/fexPT4ElA$Zbk8sPi4acEKgs3MUuXj9Tnd5tkRlGMEOi+mZnuDawQ"
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from tidings.cli_format import (
+from tidings.cli.format import (
     CHANNELS,
     build_omnimessage,
     chronological,
@@ -329,7 +329,4 @@ def _fresh(result: Mapping[str, Any], seen: set[str]) -> list[Mapping[str, Any]]
     ]
 
 
-def register_client_commands(group: click.Group) -> None:
-    """Add send, status, cancel and inbox to the `tidings` command group."""
-    for command in (send, status, cancel, inbox):
-        group.add_command(command)
+CLIENT_COMMANDS = (send, status, cancel, inbox)

@@ -1,0 +1,115 @@
+"""`tidings accounts add | list | remove | set`: manage API accounts in the database."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+
+from tidings import runtime
+from tidings.cli._common import database_option, with_store
+from tidings.core.passwords import hash_password
+from tidings.core.validation_sender import sender_problem
+from tidings.store.base import Store
+
+
+@click.group()
+def accounts() -> None:
+    """Manage API accounts."""
+
+
+def _check_sender(sender: str | None) -> None:
+    if sender is not None and (problem := sender_problem(sender)):
+        raise click.BadParameter(problem, param_hint="--sender")
+
+
+@accounts.command("add")
+@click.argument("username")
+@click.option("--password", help="Omit to generate a random one (printed once).")
+@click.option("--sender", default=runtime.DEFAULT_SENDER, show_default=True, help="Default sender")
+@click.option("--dlr-url", default=None, help="Default delivery-report URL")
+@database_option
+def accounts_add(
+    username: str, password: str | None, sender: str, dlr_url: str | None, database: str
+) -> None:
+    """Create an account."""
+    _check_sender(sender)
+    if not username or ":" in username or len(username) > 100:
+        raise click.BadParameter("1-100 characters, no ':'", param_hint="USERNAME")
+    pw = password or secrets.token_urlsafe(18)
+
+    async def go(store: Store) -> None:
+        if await store.get_account(username) is not None:
+            raise click.ClickException(f"account {username!r} already exists")
+        acct = await runtime.create_account(store, username, pw, sender)
+        if dlr_url:
+            await store.update_account(username, dlr_url=dlr_url)
+        click.echo(f"created account {acct.username}")
+        if password is None:
+            click.echo(f"password: {pw}")
+        click.echo(f"signing secret: {acct.signing_secret}")
+
+    with_store(database, go)
+
+
+@accounts.command("list")
+@database_option
+def accounts_list(database: str) -> None:
+    """List accounts."""
+
+    async def go(store: Store) -> None:
+        rows = await store.list_accounts()
+        if not rows:
+            click.echo("no accounts")
+            return
+        click.echo(f"{'USERNAME':<24} {'SENDER':<12} {'DLR URL':<40} SIGNING SECRET")
+        for a in rows:
+            click.echo(
+                f"{a.username:<24} {a.default_sender:<12} {a.dlr_url or '-':<40} {a.signing_secret}"
+            )
+
+    with_store(database, go)
+
+
+@accounts.command("remove")
+@click.argument("username")
+@database_option
+def accounts_remove(username: str, database: str) -> None:
+    """Delete an account (its messages stay stored; its sessions and credentials end at once)."""
+
+    async def go(store: Store) -> None:
+        if not await store.remove_account(username):
+            raise click.ClickException(f"no account {username!r}")
+        click.echo(f"removed account {username}")
+
+    with_store(database, go)
+
+
+@accounts.command("set")
+@click.argument("username")
+@click.option("--password", default=None)
+@click.option("--sender", default=None)
+@click.option("--dlr-url", default=None, help="Default delivery-report URL ('' clears it)")
+@database_option
+def accounts_set(
+    username: str, password: str | None, sender: str | None, dlr_url: str | None, database: str
+) -> None:
+    """Change an account's password, default sender or default DLR URL (at once, in every
+    running process)."""
+    _check_sender(sender)
+
+    async def go(store: Store) -> None:
+        acct = await store.update_account(
+            username,
+            password_hash=hash_password(password) if password else None,
+            default_sender=sender,
+            dlr_url=dlr_url or None,
+            clear_dlr_url=dlr_url == "",
+        )
+        if acct is None:
+            raise click.ClickException(f"no account {username!r}")
+        click.echo(f"updated account {username}")
+        if password:  # see accounts_sql.update_account
+            click.echo("the old password stopped working; console sessions were signed out")
+
+    with_store(database, go)
