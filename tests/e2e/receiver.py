@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from tests.waiting import settle
+
 
 @dataclass
 class Received:
@@ -71,7 +73,5 @@ class Receiver:
             self._server = None
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.received) < count:
-            time.sleep(0.05)
+        settle(lambda: len(self.received) >= count, timeout)
         return list(self.received)

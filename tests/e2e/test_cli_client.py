@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.server import TIDINGS, Server, free_port
+from tests.waiting import wait_until
 
 TO = "+37251234567"
 
@@ -54,14 +55,15 @@ def ok_json(server: Server, *args: str) -> Any:
 
 
 def wait_status(server: Server, omni_id: str, want: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
     with server.client() as http:
-        while time.monotonic() < deadline:
-            statuses = http.get(f"/v1/omnimessage/{omni_id}/status").json()["statuses"]
-            if any(s["status"] == want for s in statuses):
-                return
-            time.sleep(0.1)
-    raise AssertionError(f"{omni_id} never reached {want}")
+        wait_until(
+            lambda: any(
+                s["status"] == want
+                for s in http.get(f"/v1/omnimessage/{omni_id}/status").json()["statuses"]
+            ),
+            f"{omni_id} to reach {want}",
+            timeout,
+        )
 
 
 def test_send_sms_human_and_json(server: Server) -> None:
@@ -241,11 +243,8 @@ def _default_sigint() -> None:
 @pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
 def test_inbox_follow_prints_new_messages_until_ctrl_c(server: Server, as_json: bool) -> None:
     ok(server, "send", "--to", TO, "--text", "already there")
-    wait_for_inbox = time.monotonic() + 15
     with server.client() as http:
-        while not http.get("/v1/sandbox/messages").json()["messages"]:
-            assert time.monotonic() < wait_for_inbox
-            time.sleep(0.1)
+        wait_until(lambda: http.get("/v1/sandbox/messages").json()["messages"], "the inbox")
     args = [*TIDINGS, "inbox", "--to", TO, "--follow", *(["--json"] if as_json else [])]
     proc = subprocess.Popen(
         args,

@@ -5,7 +5,7 @@ callback over HTTP); the fallback SMS then arrives in the sandbox inbox."""
 from __future__ import annotations
 
 import signal
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,16 +13,13 @@ import httpx
 from tests.e2e.server import Server, run_cli
 from tests.standins.runner import Served
 from tests.standins.whatsapp import WhatsAppStandin
+from tests.waiting import wait_until
 
 TO = "+37251000401"
 
 
-def _wait(cond: object, what: str, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+def _wait(cond: Callable[[], object], what: str, within: float = 15.0) -> None:
+    wait_until(cond, what, within)
 
 
 def test_whatsapp_failure_falls_back_to_sandbox_sms(tmp_path: Path) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import time
 from contextlib import closing
+from typing import Any
 
 import httpx
 import orjson
 
 from tests.e2e.server import Server
+from tests.waiting import wait_until
 
 
 def csrf_of(html: str) -> str:
@@ -208,12 +210,12 @@ def test_timeline_shows_every_status_to_the_millisecond_and_agrees_with_the_api(
         )
         assert r.status_code == 201, r.text
         omni = r.json()["omnimessage_id"]
-        deadline = time.monotonic() + 20
-        while (st := api.get(f"/v1/omnimessage/{omni}/status").json()["statuses"][0])[
-            "status"
-        ] != "SEEN":
-            assert time.monotonic() < deadline, st
-            time.sleep(0.05)
+
+        def seen() -> dict[str, Any] | None:
+            st: dict[str, Any] = api.get(f"/v1/omnimessage/{omni}/status").json()["statuses"][0]
+            return st if st["status"] == "SEEN" else None
+
+        st = wait_until(seen, "SEEN", 20)
     with closing(signed_in(server)) as c:
         page = c.get(f"/messages/{omni}").text
     items = re.findall(

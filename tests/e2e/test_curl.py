@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import Server
+from tests.waiting import settle, wait_until
 
 TITLES = {
     "101": "Not found",
@@ -80,12 +81,7 @@ def inbox(c: httpx.Client, to: str) -> list[dict[str, Any]]:
 
 
 def wait_inbox(c: httpx.Client, to: str, timeout: float = 3.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = inbox(c, to)
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.02)
+    return settle(lambda: inbox(c, to), timeout)
 
 
 @pytest.fixture(scope="module")
@@ -356,9 +352,8 @@ def test_unicode_text_round_trips_to_the_inbox(c: httpx.Client) -> None:
         "/v1/omnimessage", content=escaped.encode(), headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 201, r.text
-    deadline = time.monotonic() + 3
-    while len(got := inbox(c, to)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    settle(lambda: len(inbox(c, to)) >= 2, 3)
+    got = inbox(c, to)
     assert sorted((m["channel"], m["text"]) for m in got) == [
         ("sms", UNICODE_TEXT),
         ("whatsapp", UNICODE_TEXT),
@@ -374,10 +369,7 @@ def test_inbox_is_newest_first(c: httpx.Client) -> None:
         r = c.post("/v1/omnimessage", json=sms(to, text))
         assert r.status_code == 201, r.text
         ids.append(r.json()["omnimessage_id"])
-        deadline = time.monotonic() + 3
-        while not any(m["omnimessage_id"] == ids[-1] for m in inbox(c, to)):
-            assert time.monotonic() < deadline, f"{text} never arrived"
-            time.sleep(0.01)
+        wait_until(lambda: any(m["omnimessage_id"] == ids[-1] for m in inbox(c, to)), text, 3)
     got = inbox(c, to)
     assert [m["text"] for m in got] == ["third", "second", "first"]
     assert [m["omnimessage_id"] for m in got] == ids[::-1]

@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 
 from tests.e2e.receiver import Receiver
 from tests.e2e.server import Server, run_cli
+from tests.waiting import settle, wait_until
 
 ALLOW_LOOPBACK = {
     "TIDINGS_WEBHOOK_ALLOW": "127.0.0.0/8",
@@ -74,12 +75,14 @@ def _wait_status(
     server: Server, omni: str, done: Any, timeout: float = 15.0
 ) -> m.DeliveryReportResponse:
     _, reports = _api(server)
-    deadline = time.monotonic() + timeout
-    while True:
-        st = reports.retrieve_delivery_report(omni)
-        if done(st) or time.monotonic() > deadline:
-            return st
-        time.sleep(0.1)
+    last: list[m.DeliveryReportResponse] = []
+
+    def check() -> bool:
+        last[:] = [reports.retrieve_delivery_report(omni)]
+        return bool(done(last[0]))
+
+    settle(check, timeout)
+    return last[0]
 
 
 def _trail(received: list[Any], omni: str) -> list[tuple[str, str]]:
@@ -190,10 +193,8 @@ def test_failing_receiver_and_restart_lose_nothing(hook_server: Server, receiver
         )
         for i in range(3)
     ]
-    deadline = time.monotonic() + 30
-    while not receiver.answered and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert receiver.answered and set(receiver.answered) == {500}
+    wait_until(lambda: receiver.answered, "the receiver's first answers", 30)
+    assert set(receiver.answered) == {500}
     port = receiver.port
     receiver.stop()  # down: connection refused
     time.sleep(0.5)
@@ -207,11 +208,7 @@ def test_failing_receiver_and_restart_lose_nothing(hook_server: Server, receiver
     # The retries come on their back-off schedule (with jitter, after several failures): wait
     # until every report has arrived rather than for a fixed time.
     expected = [("viber", "ACK"), ("viber", "DELIVRD")]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(
-        _trail(list(receiver.received), omni) == expected for omni in ids
-    ):
-        time.sleep(0.1)
+    settle(lambda: all(_trail(list(receiver.received), omni) == expected for omni in ids), 120)
     time.sleep(1.0)  # anything sent twice after a 2xx would arrive now
     got = list(receiver.received)
     for omni in ids:

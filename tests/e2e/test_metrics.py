@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.server import Server, run_cli
+from tests.waiting import wait_until
 
 
 def _samples(server: Server) -> dict[str, float]:
@@ -65,8 +65,17 @@ def test_metrics_count_what_happened(server: Server) -> None:
             },
         )
         assert r.status_code == 201  # null time_to_send = now
-    time.sleep(0.5)
-    after = _samples(server)
+
+    def measured() -> dict[str, float] | None:
+        a = _samples(server)
+        done = (
+            a["tidings_lateness_seconds_count"] - before["tidings_lateness_seconds_count"] >= 4
+            and a.get("tidings_sent_total:sms", 0) >= 4
+            and a["tidings_claimed_total"] - before["tidings_claimed_total"] >= 4
+        )
+        return a if done else None
+
+    after = wait_until(measured, "the four sends to be counted", 10)
     assert after["tidings_lateness_seconds_count"] - before["tidings_lateness_seconds_count"] == 4
     assert after["tidings_sent_total:sms"] >= 4
     assert after["tidings_claimed_total"] - before["tidings_claimed_total"] >= 4

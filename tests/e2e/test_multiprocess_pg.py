@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.processes import Worker, bulk_schedule, due_in, pg_query
 from tests.e2e.server import Server, run_cli
+from tests.waiting import settle, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -32,10 +33,9 @@ def pg_server(tmp_path: Path, pg_database: str) -> Iterator[Server]:
 
 def _owner(worker: Worker) -> str:
     """The lease owner a worker announced in its log."""
-    deadline = time.monotonic() + 20
-    while (m := re.search(r"action=worker_start owner=(\S+)", worker.log())) is None:
-        assert time.monotonic() < deadline, "the worker never started"
-        time.sleep(0.05)
+    m = wait_until(
+        lambda: re.search(r"action=worker_start owner=(\S+)", worker.log()), "the worker", 20
+    )
     return m.group(1)
 
 
@@ -106,9 +106,7 @@ def test_four_processes_share_a_burst_exactly_once(pg_server: Server, tmp_path: 
         for w in workers:
             if w.proc.poll() is None:
                 w.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(w.proc.poll() is None for w in workers):
-            time.sleep(0.1)
+        settle(lambda: all(w.proc.poll() is not None for w in workers), 30)
         # A worker that does not stop: what its database sessions wait on, for the failure.
         stuck = _activity(pg_server.database) if any(w.proc.poll() is None for w in workers) else ""
         codes = [w.stop(signal.SIGKILL) for w in workers]  # -9: it did not stop in time
@@ -195,14 +193,13 @@ def test_lost_notification_costs_at_most_the_safety_poll(tmp_path: Path, pg_data
             omni,
             due,
         )
-        deadline = time.monotonic() + 5
-        sent = None
-        while time.monotonic() < deadline and sent is None:
-            sent = pg_query(
+        sent: int = wait_until(
+            lambda: pg_query(
                 pg_database, "SELECT sent_us FROM channel_messages WHERE omnimessage_id = $1", omni
-            )[0][0]
-            time.sleep(0.05)
-        assert sent is not None, "never fired"
+            )[0][0],
+            "the message to fire",
+            5,
+        )
         late_s = (sent - due) / 1_000_000
         assert 0 <= late_s <= 1.0 + 0.3, late_s
     finally:

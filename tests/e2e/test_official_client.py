@@ -63,6 +63,7 @@ from messente_api.exceptions import (
 )
 
 from tests.e2e.server import Server
+from tests.waiting import settle
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -100,12 +101,8 @@ def inbox(server: Server, to: str) -> list[dict[str, Any]]:
 def wait_inbox(
     server: Server, to: str, count: int = 1, timeout: float = 3.0
 ) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = inbox(server, to)
-        if len(got) >= count or time.monotonic() > deadline:
-            return got
-        time.sleep(0.02)
+    settle(lambda: len(inbox(server, to)) >= count, timeout)
+    return inbox(server, to)
 
 
 def wait_report(
@@ -114,13 +111,16 @@ def wait_report(
     done: Callable[[DeliveryReportResponse], bool],
     timeout: float = 3.0,
 ) -> DeliveryReportResponse:
-    deadline = time.monotonic() + timeout
-    while True:
+    last: list[DeliveryReportResponse] = []
+
+    def check() -> bool:
         report = reports.retrieve_delivery_report(omnimessage_id)
         assert isinstance(report, DeliveryReportResponse)
-        if done(report) or time.monotonic() > deadline:
-            return report
-        time.sleep(0.03)
+        last[:] = [report]
+        return bool(done(report))
+
+    settle(check, timeout)
+    return last[0]
 
 
 def first_delivered(report: DeliveryReportResponse) -> bool:

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e.server import Server
+from tests.waiting import settle, wait_until
 
 
 def _schedule(server: Server, seconds: float, text: str) -> tuple[str, datetime]:
@@ -33,13 +34,10 @@ def _inbox(server: Server) -> list[dict[str, object]]:
 
 
 def _wait_for(server: Server, omni_id: str, timeout: float) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for m in _inbox(server):
-            if m["omnimessage_id"] == omni_id:
-                return m
-        time.sleep(0.05)
-    raise AssertionError(f"{omni_id} never arrived\n{server.log()}")
+    def arrived() -> dict[str, object] | None:
+        return next((m for m in _inbox(server) if m["omnimessage_id"] == omni_id), None)
+
+    return wait_until(arrived, f"{omni_id} to arrive", timeout)
 
 
 def test_clean_stop_then_restart_fires_on_time(server: Server) -> None:
@@ -68,12 +66,14 @@ def test_kill_9_while_due_then_sent_at_restart(server: Server) -> None:
     assert delivered >= at
     assert delivered - started < timedelta(seconds=5)
     with server.client() as c:
+        settle(
+            lambda: (
+                c.get(f"/v1/omnimessage/{omni_id}/status").json()["statuses"][0]["status"]
+                == "DELIVRD"
+            ),
+            10,
+        )
         status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
-    deadline = time.monotonic() + 10
-    while status["statuses"][0]["status"] != "DELIVRD" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        with server.client() as c:
-            status = c.get(f"/v1/omnimessage/{omni_id}/status").json()
     assert status["statuses"][0]["status"] == "DELIVRD"
 
 
@@ -90,12 +90,15 @@ def test_kill_9_with_the_send_claimed_then_sent_at_restart_not_after_the_lease(
             db.execute("UPDATE timers SET due_us = ? WHERE ref = ?", (soon, omni_id))
             db.execute("UPDATE omnimessages SET due_us = ? WHERE id = ?", (soon, omni_id))
         # The server finds it on its safety poll and leases it ahead (its look-ahead).
-        deadline = time.monotonic() + 10
-        while db.execute("SELECT state FROM timers WHERE ref = ?", (omni_id,)).fetchone() != (
-            "claimed",
-        ):
-            assert time.monotonic() < deadline, "the server never claimed the due send"
-            time.sleep(0.002)
+        wait_until(
+            lambda: (
+                db.execute("SELECT state FROM timers WHERE ref = ?", (omni_id,)).fetchone()
+                == ("claimed",)
+            ),
+            "the server to claim the due send",
+            10,
+            interval=0.002,
+        )
     finally:
         db.close()
     server.stop(signal.SIGKILL)

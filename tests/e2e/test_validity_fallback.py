@@ -17,16 +17,13 @@ from typing import Any
 
 from tests.e2e.server import Server, free_port, run_cli
 from tests.peers.py_smsc import PASSWORD, SYSTEM_ID, PySmsc
+from tests.waiting import wait_until
 
 TTL_S = 5
 
 
 def _wait(cond: Callable[[], bool], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    wait_until(cond, what, within)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import async_value, wait_until_async
 from tidings.channels.port import ReportSink
 from tidings.channels.router import Router
 from tidings.core.dispatch import Outcome, SendJob, SendOutcome
@@ -60,9 +61,7 @@ def retry_in_2s(job: SendJob, now: int) -> SendOutcome:
 
 async def until(cond: Callable[[], bool], what: str) -> None:
     """Wait (in real time, bounded) for the engine's real I/O to catch up with the fake clock."""
-    async with asyncio.timeout(30):
-        while not cond():  # noqa: ASYNC110 (a condition on plain attributes, not an event)
-            await asyncio.sleep(0.005)
+    await wait_until_async(async_value(cond), what, 30, interval=0.005)
 
 
 async def advance_until(rig: Rig, cond: Callable[[], bool], step_s: float) -> None:

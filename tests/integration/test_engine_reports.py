@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+from tests.waiting import async_value, wait_until_async
 from tidings.channels.port import ReportSink
 from tidings.channels.router import Router
 from tidings.core.dispatch import Outcome, StatusChange
@@ -77,10 +78,7 @@ async def test_answer_status_is_reported_before_an_overtaking_receipt(store: Sto
     )
     await engine.start()
     try:
-        for _ in range(100):
-            if len(seen) >= 2:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until_async(async_value(lambda: len(seen) >= 2), "two reports", 5)
     finally:
         await engine.stop()
     assert seen == [(msg.id, "ACK"), (msg.id, "DELIVRD")]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 
 import pytest
 
+from tests.waiting import async_value, wait_until_async
 from tidings.channels.sandbox import SandboxConnector, SandboxTiming
 from tidings.core.dispatch import Outcome, Report, SendJob
 from tidings.store.base import Store
@@ -44,9 +44,9 @@ async def test_a_delivery_the_inbox_could_not_store_is_never_reported(
         (outcome,) = await sandbox.send([_job("stored")])
         assert outcome.outcome == Outcome.ACCEPTED
         # The second message's report comes after the first one's would have (same delay).
-        async with asyncio.timeout(10):
-            while not any(r.message_id == "stored" for r in reports):  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
+        await wait_until_async(
+            async_value(lambda: any(r.message_id == "stored" for r in reports)), "the report", 10
+        )
         assert [(r.message_id, r.status) for r in reports] == [("stored", "DELIVRD")]
         assert await store.sandbox_has(["lost", "stored"]) == {"stored"}
     finally:

@@ -4,7 +4,6 @@ message of a batch cannot be written while the others can."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 import pytest
 
+from tests.waiting import async_value, wait_until_async
 from tidings.channels.sandbox import SandboxConnector, SandboxTiming
 from tidings.core.dispatch import Outcome, Report, SendJob
 from tidings.store.base import Store
@@ -91,14 +91,12 @@ async def test_a_delivery_is_reported_only_once_its_inbox_row_is_written(
 
         # The others are in the inbox and reported; all receipts of a batch share one timer,
         # so once theirs have come, a report for the refused row would have come too.
-        deadline = time.monotonic() + 10
-        while {(r.message_id, r.status) for r in reports} < {
-            ("m-first", "DELIVRD"),
-            ("m-read", "DELIVRD"),
-            ("m-read", "SEEN"),
-        }:
-            assert time.monotonic() < deadline, reports
-            await asyncio.sleep(0.01)
+        expected = {("m-first", "DELIVRD"), ("m-read", "DELIVRD"), ("m-read", "SEEN")}
+        await wait_until_async(
+            async_value(lambda: {(r.message_id, r.status) for r in reports} >= expected),
+            "the written rows' reports",
+            10,
+        )
         assert "m-refused" not in {r.message_id for r in reports}
         assert await refusing_store.sandbox_has(["m-first", "m-refused", "m-read"]) == {
             "m-first",

@@ -28,6 +28,7 @@ import orjson
 import pytest
 
 from tests.peers.py_smsc import PySmsc
+from tests.waiting import async_value, wait_until_async
 from tidings.channels.smpp import SmppConnector, SmppSettings
 from tidings.core.dispatch import Outcome, Report, SendJob
 from tidings.core.sms_encoding import encode_sms
@@ -172,11 +173,7 @@ def dst(prefix: str = "3725500") -> str:
 
 
 async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    end = time.monotonic() + within
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    await wait_until_async(async_value(cond), "the condition", within)
 
 
 def submits_to(peer: Any, number: str) -> list[dict[str, Any]]:
