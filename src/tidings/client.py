@@ -26,10 +26,17 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 class ApiError(Exception):
     """An error answer: the HTTP status plus the Messente error items (possibly none)."""
 
-    def __init__(self, status: int, errors: list[dict[str, Any]], body: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        errors: list[dict[str, Any]],
+        body: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
         self.status = status
         self.errors = errors
         self.body = body
+        self.retry_after_s = retry_after_s  # a 429's or 503's Retry-After, when it gave one
         first = errors[0].get("detail") if errors else None
         super().__init__(f"HTTP {status}: {first or body[:200] or 'no details'}")
 
@@ -51,11 +58,15 @@ class ApiError(Exception):
 
 
 class ConnectionProblem(Exception):
-    """The server could not be reached."""
+    """The server could not be reached, or its answer did not arrive.
 
-    def __init__(self, url: str, reason: str) -> None:
+    `maybe_sent`: the request may have reached the server (the connection broke or timed out
+    after it was written), so whether it acted is unknown: never resend blindly."""
+
+    def __init__(self, url: str, reason: str, maybe_sent: bool = False) -> None:
         self.url = url
         self.reason = reason
+        self.maybe_sent = maybe_sent
         super().__init__(f"cannot reach {url}: {reason}")
 
 
@@ -139,6 +150,11 @@ class TidingsClient:
         """DELETE /v1/omnimessage/{id}; answers `{}` (202), also when already cancelled."""
         return self._call("DELETE", f"/v1/omnimessage/{_path_id(omnimessage_id)}", expect=202)
 
+    def send_bulk(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/omnimessages (up to 1000 items); answers `{"messages":[...]}`, one entry per
+        item in order: the item's send result, or `{"errors":[...]}` for an item refused."""
+        return self._call("POST", "/v1/omnimessages", json_body=body, expect=201)
+
     def inbox(self, to: str | None = None, limit: int = 100) -> dict[str, Any]:
         """GET /v1/sandbox/messages; answers `{"messages":[...]}`, newest first."""
         params: dict[str, str] = {"limit": str(limit)}
@@ -160,14 +176,20 @@ class TidingsClient:
         try:
             resp = self._http.request(method, path, json=json_body, params=params)
         except httpx.TransportError as exc:
-            raise ConnectionProblem(self.url, _reason(exc)) from None
+            not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            raise ConnectionProblem(self.url, _reason(exc), maybe_sent=not not_sent) from None
         try:
             data: Any = resp.json() if resp.content else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = None
         if resp.status_code != expect or not isinstance(data, dict):
-            raise ApiError(resp.status_code, _error_items(data), resp.text)
+            raise ApiError(resp.status_code, _error_items(data), resp.text, _retry_after(resp))
         return data
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    raw = resp.headers.get("retry-after", "")
+    return float(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
 
 
 def _path_id(omnimessage_id: str) -> str:

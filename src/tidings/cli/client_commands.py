@@ -12,10 +12,13 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
+from tidings.cli.csv_rows import CsvProblem
+from tidings.cli.csv_send import default_refused_path, send_csv, summary_lines
 from tidings.cli.format import (
     CHANNELS,
     build_omnimessage,
@@ -98,7 +101,7 @@ def _echo_lines(lines: Sequence[str]) -> None:
 
 
 @click.command()
-@click.option("--to", required=True, help="Recipient, E.164 (+ and digits), e.g. +37251234567.")
+@click.option("--to", default=None, help="Recipient, E.164 (+ and digits), e.g. +37251234567.")
 @click.option(
     "--channel",
     "channels",
@@ -140,6 +143,21 @@ def _echo_lines(lines: Sequence[str]) -> None:
 )
 @click.option("--dlr-url", default=None, help="Where delivery reports are POSTed.")
 @click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Send every row of a CSV file instead (columns to,text and optionally time_to_send, "
+    "channels, sender, batch), through the bulk endpoint.",
+)
+@click.option(
+    "--refused",
+    "refused_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --csv: where the rows not accepted go (default: FILE.refused.csv).",
+)
+@click.option(
     "--priority",
     type=click.Choice(("low", "regular", "high")),
     default=None,
@@ -163,18 +181,37 @@ def send(
     dlr_url: str | None,
     priority: str | None,
     text_store: str | None,
+    csv_file: Path | None,
+    refused_file: Path | None,
     url: str,
     username: str,
     password: str,
     as_json: bool,
 ) -> None:
-    """Send a message, now or later, along a fallback chain of channels.
+    """Send a message, now or later, along a fallback chain of channels; or a CSV file of them.
 
     \b
     tidings send --to +37251234567 --text "Hello"
     tidings send --to +37251234567 --channel whatsapp --text Hi --channel sms --text Hi
     tidings send --to +37251234567 --text "Later" --at +5m
+    tidings send --csv contacts.csv
+
+    With --csv the exit code is 0 when every row was accepted, 1 when any was not (they are in
+    the refused file, each with its error), 3 when the server could not be reached.
     """
+    if csv_file is not None:
+        single = {"--to": to, "--text": texts, "--channel": channels, "--at": at}
+        single |= {"--sender": senders, "--ttl": ttls, "--validity": validities}
+        single |= {"--dlr-url": dlr_url, "--priority": priority, "--text-store": text_store}
+        given = [name for name, value in single.items() if value]
+        if given:
+            raise click.UsageError(f"--csv takes every field from the file, not {given[0]}")
+        _send_csv(csv_file, refused_file, url, username, password, as_json)
+        return
+    if refused_file is not None:
+        raise click.UsageError("--refused goes with --csv")
+    if to is None:
+        raise click.UsageError("Missing option '--to' (or give a file with --csv)")
     try:
         when = None if at is None else resolve_at(at, datetime.now(UTC))
     except ValueError as exc:
@@ -203,6 +240,24 @@ def send(
         _print_json(result)
     else:
         _echo_lines(format_send(result, when))
+
+
+def _send_csv(
+    path: Path, refused: Path | None, url: str, username: str, password: str, as_json: bool
+) -> NoReturn:
+    refused = refused or default_refused_path(path)
+    with _client(url, username, password) as client:
+        try:
+            run = send_csv(client, path, refused, quiet=as_json)
+        except CsvProblem as exc:
+            raise click.BadParameter(str(exc), param_hint="'--csv'") from None
+        except UnicodeDecodeError:
+            raise click.BadParameter("the file is not UTF-8 text", param_hint="'--csv'") from None
+    if as_json:
+        _print_json(run.summary() | {"refused_file": str(refused) if run.refused else None})
+    else:
+        _echo_lines(summary_lines(run, refused))
+    raise SystemExit(EXIT_CONNECTION if run.unreachable else EXIT_API_ERROR if run.refused else 0)
 
 
 @click.command()
