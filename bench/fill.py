@@ -1,6 +1,6 @@
 """Fill a migrated, not yet served database with pending scheduled messages, fast.
 
-The rows are exactly those `store/messages_sql.py insert_omnimessages` writes for an accepted
+The rows are exactly those `store/messages.py insert` writes for an accepted
 request (the channel content is produced by the server's own validation of the benchmark body):
 one `omnimessages` row (state `scheduled`), one `channel_messages` row per channel (state
 `pending`), one `timers` row (kind `send`, state `pending`). SQLite: `executemany` in large

@@ -36,19 +36,19 @@ from bench.harness import (
     workspace,
 )
 from bench.load import each_path
-from tidings.store.engine_sql import NEXT_DUE_SQL
+from tidings.store.queries import query
 
 NAME = "pending"
 FIRST_WAVE = 200
 TIMED = 500
 UP_BEFORE_RSS_S = 5.0
 
-# The dispatcher's queries (store/sqlite.py, store/postgres.py, store/engine_sql.py), read-only.
+# The dispatcher's queries (store/sql/*.sql), read-only.
 CLAIM_WALK = (
     "SELECT id FROM timers WHERE state = 'pending' AND priority = 1 AND due_us <= $1"
     " ORDER BY due_us LIMIT 2000"
 )
-NEXT_DUE = NEXT_DUE_SQL
+NEXT_DUE = query("next_due").postgresql or ""  # `$n` style: the harness converts it
 PENDING_COUNT = "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND kind = 'send'"
 
 

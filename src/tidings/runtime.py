@@ -173,7 +173,7 @@ async def account_ids(store: Store, config: GatewayConfig | None) -> dict[str, i
     """Usernames -> account ids, for per-account routes (resolved once, at start)."""
     if config is None or not config.account_routes:
         return {}
-    return {a.username: a.id for a in await store.list_accounts()}
+    return {a.username: a.id for a in await store.accounts.all()}
 
 
 def build_engine(
@@ -202,14 +202,14 @@ def build_engine(
 async def create_account(
     store: Store, username: str, password: str, sender: str = DEFAULT_SENDER
 ) -> Account:
-    return await store.create_account(
+    return await store.accounts.create(
         username, hash_password(password), sender, secrets.token_hex(32)
     )
 
 
 async def ensure_first_account(store: Store, base_url: str) -> None:
     """On an empty database, create an account and print how to use it."""
-    if await store.list_accounts():
+    if await store.accounts.all():
         return
     username, password = "tidings", secrets.token_urlsafe(18)
     await create_account(store, username, password)

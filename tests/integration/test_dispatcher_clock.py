@@ -99,12 +99,12 @@ class Rig:
                 for ch, v in channels
             ),
         )
-        await self.store.insert_omnimessages([m])
+        await self.store.messages.insert([m])
         self.dispatcher.wake(due_us)
         return m
 
     async def status(self, m: NewOmnimessage) -> list[tuple[str, str | None, int | None]]:
-        view = await self.store.get_omnimessage(1, m.id)
+        view = await self.store.messages.get(1, m.id)
         assert view is not None
         return [(c.state, c.status, c.err) for c in view.channels]
 
@@ -182,7 +182,7 @@ async def test_retry_later_forever_cannot_hold_a_channel_past_its_validity(
     assert 2 <= len(first) <= 3, first
     await until(lambda: not rig.dispatcher._unanswered, "the answers to be recorded")
     assert (await rig.status(m))[0] == ("expired", "EXPIRED", 2)
-    view = await rig.store.get_omnimessage(1, m.id)
+    view = await rig.store.messages.get(1, m.id)
     assert view is not None and view.channels[0].status_us is not None
     # Expired within its validity (give or take the one step the clock moved meanwhile).
     assert view.channels[0].status_us <= first[0] + 5 * S + STEP, (first, view.channels[0])
@@ -197,7 +197,7 @@ async def test_a_claim_lost_with_a_failed_start_goes_out_once_its_lease_runs_out
     rig: Rig = await rig_factory(  # type: ignore[misc]
         settings=DispatchSettings(safety_poll_s=1.0, lease_s=lease_s, upkeep_s=upkeep_s)
     )
-    real_start = rig.store.start_attempts
+    real_start = rig.store.attempts.start
     failed: list[int] = []
 
     async def start_or_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
@@ -206,7 +206,7 @@ async def test_a_claim_lost_with_a_failed_start_goes_out_once_its_lease_runs_out
             raise ConnectionResetError("the database connection was lost")
         return await real_start(*args, **kwargs)
 
-    monkeypatch.setattr(rig.store, "start_attempts", start_or_lose_the_connection)
+    monkeypatch.setattr(rig.store.attempts, "start", start_or_lose_the_connection)
     t0 = rig.clock.now_us()
     m = await rig.send(t0, ("sms", 60))
     await until(lambda: bool(failed), "the failed start")

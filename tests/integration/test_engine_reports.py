@@ -48,7 +48,7 @@ class FastReceipts:
 
 
 async def test_answer_status_is_reported_before_an_overtaking_receipt(store: Store) -> None:
-    account = await store.create_account("alice", "hash", "AliceCo", "secret")
+    account = await store.accounts.create("alice", "hash", "AliceCo", "secret")
     fast = FastReceipts()
     engine = Engine(store, Router(dict.fromkeys(CHANNELS, fast)))
     seen: list[tuple[str, str]] = []
@@ -60,7 +60,7 @@ async def test_answer_status_is_reported_before_an_overtaking_receipt(store: Sto
     engine.reports.on_changes = capture
     now = await store.now_us()
     msg = NewChannelMessage(str(uuid.uuid4()), "sms", "AliceCo", 60, '{"text": "hi"}')
-    await store.insert_omnimessages(
+    await store.messages.insert(
         [
             NewOmnimessage(
                 id=str(uuid.uuid4()),

@@ -35,8 +35,8 @@ async def engine(store: Store, database_url: str) -> AsyncIterator[Engine]:
 @pytest.fixture
 async def account(store: Store) -> Account:
     await runtime.create_account(store, "alice", "secret-1", "AliceCo")
-    await store.update_account("alice", dlr_url="https://example.com/dlr")
-    found = await store.get_account("alice")
+    await store.accounts.update("alice", dlr_url="https://example.com/dlr")
+    found = await store.accounts.get("alice")
     assert found is not None
     return found
 
@@ -48,7 +48,7 @@ async def test_submit_stores_with_the_accounts_defaults(
 
     assert record.channels[0].sender == "AliceCo"
     assert record.dlr_url == "https://example.com/dlr"
-    view = await store.get_omnimessage(account.id, record.id)
+    view = await store.messages.get(account.id, record.id)
     assert view is not None and view.to == TO
 
 
@@ -59,7 +59,7 @@ async def test_refusal_names_the_field_and_stores_nothing(
         await engine.submit(account, {"to": TO, "messages": [{"channel": "pigeon", "text": "x"}]})
 
     assert [e.source for e in caught.value.errors] == ["messages[0].channel"]
-    assert await store.pending_count() == 0
+    assert await store.timers.pending_count() == 0
 
 
 async def test_a_dlr_url_the_guard_refuses_is_refused_at_the_door(
@@ -70,7 +70,7 @@ async def test_a_dlr_url_the_guard_refuses_is_refused_at_the_door(
 
     assert [e.source for e in caught.value.errors] == ["dlr_url"]
     assert "not an allowed webhook target" in caught.value.errors[0].detail
-    assert await store.pending_count() == 0
+    assert await store.timers.pending_count() == 0
 
 
 async def test_bulk_keeps_the_order_and_stores_only_the_valid_items(
@@ -91,8 +91,8 @@ async def test_bulk_keeps_the_order_and_stores_only_the_valid_items(
     assert refused[1].errors[0].source == "messages[2].messages"
     stored = [i for i in items if isinstance(i, NewOmnimessage)]
     for record in stored:
-        assert await store.get_omnimessage(account.id, record.id) is not None
-    assert await store.pending_count() == 2
+        assert await store.messages.get(account.id, record.id) is not None
+    assert await store.timers.pending_count() == 2
 
 
 async def test_bulk_that_is_not_a_bulk_request_is_refused_whole(
@@ -109,12 +109,12 @@ async def test_an_account_changed_under_the_request_is_read_again(
 ) -> None:
     """The credential was remembered at an older version: the accepting transaction notices,
     the door asks for the account again and stores what it is now (its new sender)."""
-    await store.update_account("alice", default_sender="NewName")  # bumps the version
+    await store.accounts.update("alice", default_sender="NewName")  # bumps the version
     asked: list[int] = []
 
     async def reauthenticate() -> Account:
         asked.append(1)
-        fresh = await store.get_account("alice")
+        fresh = await store.accounts.get("alice")
         assert fresh is not None
         return fresh
 
@@ -122,13 +122,13 @@ async def test_an_account_changed_under_the_request_is_read_again(
 
     assert asked == [1]
     assert record.channels[0].sender == "NewName"
-    assert await store.get_omnimessage(account.id, record.id) is not None
+    assert await store.messages.get(account.id, record.id) is not None
 
 
 async def test_a_removed_account_stores_nothing(
     engine: Engine, store: Store, account: Account
 ) -> None:
-    await store.remove_account("alice")
+    await store.accounts.remove("alice")
 
     class Gone(Exception):
         pass
@@ -140,7 +140,7 @@ async def test_a_removed_account_stores_nothing(
         await engine.submit(account, sms(), reauthenticate=reauthenticate)
     with pytest.raises(Gone):
         await engine.submit_bulk(account, {"messages": [sms()]}, reauthenticate=reauthenticate)
-    assert await store.pending_count() == 0
+    assert await store.timers.pending_count() == 0
 
 
 async def test_all_items_refused_still_asks_whether_the_caller_holds(

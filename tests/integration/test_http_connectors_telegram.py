@@ -89,12 +89,12 @@ async def test_link_token_is_single_use_and_secret_is_checked(
         token = r.json()["token"]
         forged = standin.update(standin.start_message(999, token), secret="wrong")
         assert (await gw.callback("tg", *forged)).status_code == 403
-        assert await gw.store.telegram_chat_ids("tg", [TO]) == {}
+        assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {}
         ok = standin.update(standin.start_message(CHAT, token))
         assert (await gw.callback("tg", *ok)).status_code == 200
         again = standin.update(standin.start_message(999, token))
         assert (await gw.callback("tg", *again)).status_code == 200
-        assert await gw.store.telegram_chat_ids("tg", [TO]) == {TO: CHAT}
+        assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {TO: CHAT}
         # the link endpoint needs the account's credentials
         anon = await gw.client.post(
             "/providers/tg/telegram/links", json={"phone": TO}, auth=("alice", "wrong")
@@ -109,10 +109,10 @@ async def test_shared_contact_binds_only_own_number(
     async with gateway(tmp_path, config(url), ENV) as gw:
         other = standin.update(standin.contact_message(CHAT, TO.lstrip("+"), user_id=424242))
         assert (await gw.callback("tg", *other)).status_code == 200
-        assert await gw.store.telegram_chat_ids("tg", [TO]) == {}
+        assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {}
         own = standin.update(standin.contact_message(CHAT, TO.lstrip("+"), user_id=CHAT))
         assert (await gw.callback("tg", *own)).status_code == 200
-        assert await gw.store.telegram_chat_ids("tg", [TO]) == {TO: CHAT}
+        assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {TO: CHAT}
 
 
 async def test_no_mapping_is_rejected_at_once_and_sms_follows(
@@ -136,7 +136,7 @@ async def test_blocked_bot_rejects_and_forgets_the_chat(
         omni = await gw.send(TO, TEXT, SMS)
         st = await gw.wait_status(omni, lambda s: s[1]["status"] == "DELIVRD")
         assert st[0]["status"] == "REJECTD" and st[0]["err"] == 9
-        assert await gw.store.telegram_chat_ids("tg", [TO]) == {}
+        assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {}
 
 
 async def test_rate_limit_retries_after_retry_after(

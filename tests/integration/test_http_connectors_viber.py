@@ -214,7 +214,7 @@ async def test_timeout_after_sending_is_unknown_and_never_resent(
         await wait_for(lambda: len(standin.received) == 1)
         await asyncio.sleep(2.0)
         assert len(standin.received) == 1
-        view = await gw.store.get_omnimessage(1, omni)
+        view = await gw.store.messages.get(1, omni)
         assert view is not None
         assert view.channels[0].state == "unknown"
 

@@ -163,7 +163,7 @@ async def test_timeout_after_sending_is_unknown_and_never_resent(
         await wait_for(lambda: len(standin.received) == 1)
         await asyncio.sleep(2.0)
         assert len(standin.received) == 1
-        view = await gw.store.get_omnimessage(1, omni)
+        view = await gw.store.messages.get(1, omni)
         assert view is not None
         assert view.channels[0].state == "unknown"
 
@@ -181,7 +181,7 @@ async def test_callback_after_a_timeout_is_matched_by_our_id(
         omni = await gw.send(TO, {**TEXT, "ttl": 30}, sms)
 
         async def whatsapp_state() -> str:
-            view = await gw.store.get_omnimessage(1, omni)
+            view = await gw.store.messages.get(1, omni)
             assert view is not None
             return view.channels[0].state
 
@@ -203,9 +203,9 @@ async def test_callback_after_a_timeout_is_matched_by_our_id(
         assert st[0]["err"] == 0
         assert st[1]["status"] is None  # SMS never sent
         # Nothing is left to fire: no deadline that could expire WhatsApp and try SMS.
-        assert await gw.store.next_due_us() is None
+        assert await gw.store.timers.next_due_us() is None
         assert len(standin.received) == 1
-        assert await gw.store.list_sandbox_messages(1, None) == []
+        assert await gw.store.sandbox.page(1, None) == []
 
 
 async def test_verification_handshake(tmp_path: Path, wa: tuple[WhatsAppStandin, str]) -> None:

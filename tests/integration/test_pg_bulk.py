@@ -1,49 +1,54 @@
-"""executemany on both backends: the PostgreSQL set-based rewrite changes what row-by-row would."""
+"""Batches on both backends: PostgreSQL runs a batch as its statement's `unnest` form
+(sql/postgresql.sql), which must agree with row by row (SQLite's executemany)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from tests.integration.test_store import omni
 from tidings.store.base import Store
+from tidings.store.queries import QUERIES
+from tidings.store.records import SandboxMessage
 
 
-async def _table(store: Store) -> None:
-    async with store.write() as tx:
-        await tx.execute(
-            "CREATE TABLE bulk_t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, note TEXT, at_us BIGINT)"
-        )
+def _sandbox(message_id: str, omni_id: str, at_us: int) -> SandboxMessage:
+    return SandboxMessage(message_id, omni_id, 1, "sms", "+3725555", "Alice", "hi", "{}", at_us)
 
 
-async def _rows(store: Store) -> list[tuple[object, ...]]:
-    async with store.read() as tx:
-        return [
-            tuple(r) for r in await tx.fetch("SELECT id, n, note, at_us FROM bulk_t ORDER BY id")
-        ]
+@pytest.mark.postgres
+async def test_unnest_forms_take_their_statements_parameter_types(store: Store) -> None:
+    """Each `name.unnest` reads one array per parameter of `name`, of the type PostgreSQL infers
+    for that parameter in the one-row statement."""
+    if store.kind != "postgresql":
+        pytest.skip("PostgreSQL's set-based batches")
+    pool: Any = store._pool  # type: ignore[attr-defined]
+    async with pool.acquire() as conn:
+        for q in QUERIES.values():
+            if q.unnest is None:
+                continue
+            one = [t.name for t in (await conn.prepare(q.postgresql)).get_parameters()]
+            many = [t.name for t in (await conn.prepare(q.unnest)).get_parameters()]
+            assert many == [f"{t}[]" for t in one], q.name
 
 
-async def test_insert_update_delete_many(store: Store) -> None:
-    await _table(store)
-    async with store.write() as tx:
-        await tx.executemany(
-            "INSERT INTO bulk_t (id, n, note, at_us) VALUES ($1, $2, $3, $4)",
-            [("a", 1, None, 10), ("b", 2, "é🙂", None), ("c", 3, "x", 2**40)],
-        )
-    async with store.write() as tx:
-        await tx.executemany(
-            "UPDATE bulk_t SET n = n + $2, note = COALESCE($3, note) WHERE id = $1",
-            [("a", 10, "set"), ("b", 20, None), ("zz", 5, "no such row")],
-        )
-        await tx.executemany("DELETE FROM bulk_t WHERE id = $1", [("c",), ("c",), ("q",)])
-    assert await _rows(store) == [("a", 11, "set", 10), ("b", 22, "é🙂", None)]
-
-
-async def test_repeated_keys_apply_in_order_as_row_by_row(store: Store) -> None:
-    await _table(store)
-    async with store.write() as tx:
-        await tx.executemany(
-            "INSERT INTO bulk_t (id, n) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE"
-            " SET n = bulk_t.n + 1",
-            [("a", 0), ("a", 0), ("b", 5), ("a", 0)],
-        )
-        await tx.executemany(
-            "UPDATE bulk_t SET n = n * $2 WHERE id = $1", [("b", 2), ("b", 3), ("a", 1)]
-        )
-    assert await _rows(store) == [("a", 2, None, None), ("b", 30, None, None)]
+async def test_a_batch_agrees_with_row_by_row(store: Store) -> None:
+    t = await store.now_us()
+    account = await store.accounts.create("alice", "hash", "Alice", "secret")
+    m1, m2 = omni(account.id, t + 3600_000_000), omni(account.id, t + 3600_000_000)
+    await store.messages.insert([m1, m2])  # set-based on PostgreSQL: distinct rows
+    ids = [m1.channels[0].id, m2.channels[0].id]
+    # A message handed over twice in one batch: the batch repeats its key, so it runs row by
+    # row (set-based, ON CONFLICT DO UPDATE would refuse to touch a row twice).
+    await store.sandbox.insert(
+        [_sandbox(ids[0], m1.id, t), _sandbox(ids[1], m2.id, t), _sandbox(ids[0], m1.id, t)]
+    )
+    await store.sandbox.insert([_sandbox(ids[1], m2.id, t + 1)])  # set-based: one row
+    handovers = {}
+    for m in (m1, m2):
+        timeline = await store.console.timeline(account.id, m.id)
+        assert timeline is not None
+        handovers.update({d.message_id: d.handovers for d in timeline.deliveries})
+    assert handovers == {ids[0]: 2, ids[1]: 2}
+    assert await store.sandbox.has([*ids, "nope"]) == set(ids)

@@ -56,4 +56,4 @@ async def test_telegram_start_token_with_nul(tmp_path: Path, database_url: str) 
         async with gateway(tmp_path, tg_config(url), TG_ENV, database_url) as gw:
             update = standin.update(standin.start_message(777002, "abc\x00def"))
             assert (await gw.callback("tg", *update)).status_code == 200
-            assert await gw.store.telegram_chat_ids("tg", [TO]) == {}
+            assert await gw.store.providers.telegram_chat_ids("tg", [TO]) == {}

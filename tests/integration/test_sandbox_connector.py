@@ -32,15 +32,15 @@ async def test_a_delivery_the_inbox_could_not_store_is_never_reported(
     )
     await sandbox.start(reports.append)
     try:
-        real_insert = store.insert_sandbox_messages
+        real_insert = store.sandbox.insert
 
         async def connection_lost(items: Sequence[SandboxMessage]) -> None:
             raise ConnectionResetError("the database connection was lost")
 
-        monkeypatch.setattr(store, "insert_sandbox_messages", connection_lost)
+        monkeypatch.setattr(store.sandbox, "insert", connection_lost)
         (lost,) = await sandbox.send([_job("lost")])
         assert lost.outcome == Outcome.RETRY
-        monkeypatch.setattr(store, "insert_sandbox_messages", real_insert)
+        monkeypatch.setattr(store.sandbox, "insert", real_insert)
         (outcome,) = await sandbox.send([_job("stored")])
         assert outcome.outcome == Outcome.ACCEPTED
         # The second message's report comes after the first one's would have (same delay).
@@ -48,6 +48,6 @@ async def test_a_delivery_the_inbox_could_not_store_is_never_reported(
             async_value(lambda: any(r.message_id == "stored" for r in reports)), "the report", 10
         )
         assert [(r.message_id, r.status) for r in reports] == [("stored", "DELIVRD")]
-        assert await store.sandbox_has(["lost", "stored"]) == {"stored"}
+        assert await store.sandbox.has(["lost", "stored"]) == {"stored"}
     finally:
         await sandbox.stop()

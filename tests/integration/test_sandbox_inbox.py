@@ -98,7 +98,7 @@ async def test_a_delivery_is_reported_only_once_its_inbox_row_is_written(
             10,
         )
         assert "m-refused" not in {r.message_id for r in reports}
-        assert await refusing_store.sandbox_has(["m-first", "m-refused", "m-read"]) == {
+        assert await refusing_store.sandbox.has(["m-first", "m-refused", "m-read"]) == {
             "m-first",
             "m-read",
         }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tidings.store.factory import open_store
+from tidings.store.queries import adhoc
 from tidings.store.sqlite_writer import WriterThread
 from tidings.store.tx import Tx
 from tidings.store.urls import parse_database_url
@@ -69,18 +70,18 @@ async def test_transact_is_atomic_and_refuses_foreign_awaits(tmp_path: Path) -> 
     try:
 
         async def half_then_fail(tx: Tx) -> None:
-            await tx.execute("UPDATE accounts SET default_sender = 'Changed'")
+            await tx.execute(adhoc("UPDATE accounts SET default_sender = 'Changed'"))
             raise RuntimeError("abandon")
 
         async def sleeps(tx: Tx) -> None:
             await asyncio.sleep(0)  # not the transaction: cannot run on the writer thread
 
-        await store.create_account("alice", "hash", "Alice", "secret")
+        await store.accounts.create("alice", "hash", "Alice", "secret")
         with pytest.raises(RuntimeError, match="abandon"):
             await store.transact(half_then_fail)
         with pytest.raises(RuntimeError, match="awaited something other"):
             await store.transact(sleeps)
-        account = await store.get_account("alice")
+        account = await store.accounts.get("alice")
         assert account is not None and account.default_sender == "Alice"
     finally:
         await store.close()
@@ -91,20 +92,20 @@ async def test_write_context_holds_its_transaction_against_transact(tmp_path: Pa
     event loop but never inside each other's transaction."""
     store = await open_store(parse_database_url(f"sqlite:///{tmp_path / 't.db'}"))
     try:
-        await store.create_account("alice", "hash", "Alice", "secret")
+        await store.accounts.create("alice", "hash", "Alice", "secret")
 
         async def rename(tx: Tx) -> None:
-            await tx.execute("UPDATE accounts SET default_sender = 'Script'")
+            await tx.execute(adhoc("UPDATE accounts SET default_sender = 'Script'"))
 
         with pytest.raises(RuntimeError):
             async with store.write() as tx:
-                await tx.execute("UPDATE accounts SET default_sender = 'Held'")
+                await tx.execute(adhoc("UPDATE accounts SET default_sender = 'Held'"))
                 other = asyncio.create_task(store.transact(rename))
                 await asyncio.sleep(0.05)
                 assert not other.done()  # queued behind the open transaction
                 raise RuntimeError("roll back")
         await other
-        account = await store.get_account("alice")
+        account = await store.accounts.get("alice")
         assert account is not None and account.default_sender == "Script"
     finally:
         await store.close()

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 import pytest
 
 from tidings.core.dispatch import Outcome
-from tidings.store import engine_sql
+from tidings.store import attempts
 from tidings.store.base import Store
 from tidings.store.factory import open_store
-from tidings.store.provider_sql import ProviderEventKey
+from tidings.store.queries import adhoc
 from tidings.store.records import (
     CancelResult,
     Claim,
     NewChannelMessage,
     NewOmnimessage,
+    ProviderEventKey,
     Report,
     SandboxMessage,
     SendJob,
@@ -60,8 +61,10 @@ def omni(
 async def timers(store: Store, ref: str) -> list[tuple[object, ...]]:
     async with store.read() as tx:
         rows = await tx.fetch(
-            "SELECT kind, due_us, state, lease_owner, lease_token, attempts FROM timers"
-            " WHERE ref = $1",
+            adhoc(
+                "SELECT kind, due_us, state, lease_owner, lease_token, attempts FROM timers"
+                " WHERE ref = $1"
+            ),
             ref,
         )
     return [tuple(r) for r in rows]
@@ -77,15 +80,15 @@ async def claim(
     lease_until_us: int | None = None,
 ) -> list[Claim]:
     until = lease_until_us if lease_until_us is not None else horizon_us + LEASE
-    return await store.claim_due(owner, token, horizon_us, limit, until)
+    return await store.timers.claim_due(owner, token, horizon_us, limit, until)
 
 
 async def sent(store: Store, t: int, *channels: tuple[str, int]) -> tuple[NewOmnimessage, SendJob]:
     """A message due at `t`, claimed and started: its first channel is `sending`."""
     m = omni(1, t, channels=channels or (("sms", 60),))
-    await store.insert_omnimessages([m])
+    await store.messages.insert([m])
     claims = await claim(store, t)
-    fired = await store.start_attempts(claims, t)
+    fired = await store.attempts.start(claims, t)
     assert len(fired.sends) == 1
     return m, fired.sends[0]
 
@@ -94,27 +97,27 @@ async def sent(store: Store, t: int, *channels: tuple[str, int]) -> tuple[NewOmn
 
 
 async def test_accounts_crud(store: Store) -> None:
-    a = await store.create_account("alice", "hash-a", "AliceCo", "secret-a")
-    b = await store.create_account("bob", "hash-b", "BobCo", "secret-b")
+    a = await store.accounts.create("alice", "hash-a", "AliceCo", "secret-a")
+    b = await store.accounts.create("bob", "hash-b", "BobCo", "secret-b")
     assert a.id != b.id and a.dlr_url is None and a.created_us > 0
-    assert await store.get_account("alice") == a
-    assert await store.get_account("nobody") is None
-    assert [x.username for x in await store.list_accounts()] == ["alice", "bob"]
+    assert await store.accounts.get("alice") == a
+    assert await store.accounts.get("nobody") is None
+    assert [x.username for x in await store.accounts.all()] == ["alice", "bob"]
 
-    changed = await store.update_account("alice", default_sender="Alice2", dlr_url="https://x/y")
+    changed = await store.accounts.update("alice", default_sender="Alice2", dlr_url="https://x/y")
     assert changed is not None
     assert (changed.default_sender, changed.dlr_url, changed.password_hash) == (
         "Alice2",
         "https://x/y",
         "hash-a",
     )
-    cleared = await store.update_account("alice", password_hash="hash-2", clear_dlr_url=True)
+    cleared = await store.accounts.update("alice", password_hash="hash-2", clear_dlr_url=True)
     assert cleared is not None and cleared.dlr_url is None and cleared.password_hash == "hash-2"
-    assert await store.update_account("nobody", default_sender="X") is None
+    assert await store.accounts.update("nobody", default_sender="X") is None
 
-    assert await store.remove_account("bob") is True
-    assert await store.remove_account("bob") is False
-    assert [x.username for x in await store.list_accounts()] == ["alice"]
+    assert await store.accounts.remove("bob") is True
+    assert await store.accounts.remove("bob") is False
+    assert [x.username for x in await store.accounts.all()] == ["alice"]
 
 
 # messages
@@ -123,8 +126,8 @@ async def test_accounts_crud(store: Store) -> None:
 async def test_insert_and_get_is_per_account(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t + 10 * S, priority=2, channels=(("viber", 120), ("sms", 60)))
-    await store.insert_omnimessages([m])
-    view = await store.get_omnimessage(1, m.id)
+    await store.messages.insert([m])
+    view = await store.messages.get(1, m.id)
     assert view is not None
     assert (view.id, view.account_id, view.state, view.priority, view.due_us, view.position) == (
         m.id,
@@ -138,39 +141,39 @@ async def test_insert_and_get_is_per_account(store: Store) -> None:
         (m.channels[0].id, 0, "viber", 120, "pending"),
         (m.channels[1].id, 1, "sms", 60, "pending"),
     ]
-    assert await store.get_omnimessage(2, m.id) is None  # another account's message
-    assert await store.get_omnimessage(1, "no-such-id") is None
+    assert await store.messages.get(2, m.id) is None  # another account's message
+    assert await store.messages.get(1, "no-such-id") is None
     assert await timers(store, m.id) == [("send", t + 10 * S, "pending", None, None, 0)]
 
 
 async def test_cancel(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t + 60 * S, channels=(("viber", 120), ("sms", 60)))
-    await store.insert_omnimessages([m])
+    await store.messages.insert([m])
 
-    assert (await store.cancel_omnimessage(2, m.id))[0] == CancelResult.NOT_FOUND
-    result, changes = await store.cancel_omnimessage(1, m.id)
+    assert (await store.messages.cancel(2, m.id))[0] == CancelResult.NOT_FOUND
+    result, changes = await store.messages.cancel(1, m.id)
     assert result == CancelResult.CANCELLED
     assert [(c.message_id, c.status) for c in changes] == [
         (m.channels[0].id, "DELETED"),
         (m.channels[1].id, "DELETED"),
     ]
-    assert await store.cancel_omnimessage(1, m.id) == (CancelResult.ALREADY_CANCELLED, [])
-    assert (await store.cancel_omnimessage(2, m.id))[0] == CancelResult.NOT_FOUND
-    assert (await store.cancel_omnimessage(1, "no-such-id"))[0] == CancelResult.NOT_FOUND
-    view = await store.get_omnimessage(1, m.id)
+    assert await store.messages.cancel(1, m.id) == (CancelResult.ALREADY_CANCELLED, [])
+    assert (await store.messages.cancel(2, m.id))[0] == CancelResult.NOT_FOUND
+    assert (await store.messages.cancel(1, "no-such-id"))[0] == CancelResult.NOT_FOUND
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "cancelled"
     assert {c.state for c in view.channels} == {"cancelled"}
     assert await timers(store, m.id) == []
-    assert await store.pending_count() == 0
+    assert await store.timers.pending_count() == 0
 
 
 async def test_cancel_once_started_is_not_found(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t)
     assert (job.omnimessage_id, job.message_id, job.position) == (m.id, m.channels[0].id, 0)
-    assert await store.cancel_omnimessage(1, m.id) == (CancelResult.NOT_FOUND, [])
-    view = await store.get_omnimessage(1, m.id)
+    assert await store.messages.cancel(1, m.id) == (CancelResult.NOT_FOUND, [])
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "processing"
     assert (
         view.channels[0].state == "sending" and view.channels[0].sent_us is None
@@ -180,10 +183,10 @@ async def test_cancel_once_started_is_not_found(store: Store) -> None:
 async def test_claimed_timer_of_cancelled_message_is_dropped(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t)
-    await store.insert_omnimessages([m])
+    await store.messages.insert([m])
     claims = await claim(store, t)
-    assert (await store.cancel_omnimessage(1, m.id))[0] == CancelResult.CANCELLED
-    fired = await store.start_attempts(claims, t)
+    assert (await store.messages.cancel(1, m.id))[0] == CancelResult.CANCELLED
+    fired = await store.attempts.start(claims, t)
     assert fired.sends == [] and fired.lost_lease == 1  # cancel deleted the claimed timer
 
 
@@ -193,7 +196,7 @@ async def test_claimed_timer_of_cancelled_message_is_dropped(store: Store) -> No
 async def test_claim_respects_horizon(store: Store) -> None:
     t = await store.now_us()
     early, late = omni(1, t - S), omni(1, t + 10 * S)
-    await store.insert_omnimessages([early, late])
+    await store.messages.insert([early, late])
     got = await claim(store, t, owner="w1", token=7, lease_until_us=t + LEASE)
     assert got == [Claim(got[0].timer_id, "send", early.id, t - S, 1, 7)]
     assert await timers(store, early.id) == [("send", t - S, "claimed", "w1", 7, 0)]
@@ -207,7 +210,7 @@ async def test_claim_limit_and_priority_order(store: Store) -> None:
     low = [omni(1, t - 30 * S + i, priority=0) for i in range(3)]
     regular = [omni(1, t - 20 * S + i, priority=1) for i in range(3)]
     high = [omni(1, t - 10 * S + i, priority=2) for i in range(3)]
-    await store.insert_omnimessages(low + regular + high)
+    await store.messages.insert(low + regular + high)
 
     first = await claim(store, t, limit=4)
     assert {c.ref for c in first} == {m.id for m in high} | {regular[0].id}
@@ -231,11 +234,11 @@ async def test_concurrent_claimers_never_share_a_row(pg_database: str) -> None:
     try:
         t = await a.now_us()
         items = [omni(1, t - i, priority=i % 3) for i in range(2000)]
-        await a.insert_omnimessages(items)
+        await a.messages.insert(items)
 
         async def loop(s: Store, owner: str) -> list[int]:
             got: list[int] = []
-            while batch := await s.claim_due(owner, 1, t, 25, t + LEASE):
+            while batch := await s.timers.claim_due(owner, 1, t, 25, t + LEASE):
                 got += [c.timer_id for c in batch]
             return got
 
@@ -247,7 +250,7 @@ async def test_concurrent_claimers_never_share_a_row(pg_database: str) -> None:
             for y in claimed[i + 1 :]:
                 assert not x & y
         assert all(results), "each claimer should have claimed some rows"
-        assert await a.pending_count() == 0
+        assert await a.timers.pending_count() == 0
     finally:
         await a.close()
         await b.close()
@@ -260,35 +263,35 @@ async def test_finish_accepted_waits_for_validity_deadline(store: Store) -> None
     t = await store.now_us()
     m, job = await sent(store, t, ("sms", 60))
     assert await timers(store, m.id) == [("attempt", t, "claimed", "w1", 1, 0)]
-    changes, lost = await store.finish_attempts(
+    changes, lost = await store.attempts.finish(
         [SendOutcome(job, Outcome.ACCEPTED, "sandbox", provider_ref="p-1", parts_count=2)], t + 5
     )
     assert (changes, lost) == ([], 0)
     # The validity runs from the hand-over's start (t), not from the connector's answer (t + 5).
     assert await timers(store, m.id) == [("attempt", t + 60 * S, "pending", None, None, 0)]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "processing"
     assert (view.channels[0].state, view.channels[0].parts_count) == ("sent", 2)
-    assert await store.pending_count() == 1  # the attempt's deadline timer
-    assert await store.next_due_us() == t + 60 * S
+    assert await store.timers.pending_count() == 1  # the attempt's deadline timer
+    assert await store.timers.next_due_us() == t + 60 * S
 
 
 async def test_reports_ack_then_delivered(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t)
-    await store.finish_attempts([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t)
+    await store.attempts.finish([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t)
 
     ack = Report(job.message_id, "ACK", 0, None, t + 1)
-    changes = await store.apply_reports([ack], t + 1)
+    changes = await store.attempts.apply_reports([ack], t + 1)
     assert [(c.message_id, c.status, c.at_us) for c in changes] == [(job.message_id, "ACK", t + 1)]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and (view.channels[0].state, view.channels[0].status) == ("sent", "ACK")
-    assert await store.apply_reports([ack], t + 2) == []  # duplicate
+    assert await store.attempts.apply_reports([ack], t + 2) == []  # duplicate
 
     delivered = Report(job.message_id, "DELIVRD", 0, None, t + 3, part_price="0.05")
-    changes = await store.apply_reports([delivered], t + 3)
+    changes = await store.attempts.apply_reports([delivered], t + 3)
     assert [(c.status, c.omnimessage_id, c.account_id) for c in changes] == [("DELIVRD", m.id, 1)]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "delivered"
     ch = view.channels[0]
     assert (ch.state, ch.status, ch.status_us, ch.part_price) == (
@@ -299,26 +302,28 @@ async def test_reports_ack_then_delivered(store: Store) -> None:
     )
     assert await timers(store, m.id) == []
 
-    assert await store.apply_reports([delivered], t + 4) == []  # duplicate: no second change
+    assert (
+        await store.attempts.apply_reports([delivered], t + 4) == []
+    )  # duplicate: no second change
     late_failure = Report(job.message_id, "FAILED", 1, "Delivery failure", t + 5)
-    assert await store.apply_reports([late_failure], t + 5) == []  # final stays final
-    view = await store.get_omnimessage(1, m.id)
+    assert await store.attempts.apply_reports([late_failure], t + 5) == []  # final stays final
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "delivered"
     assert (view.channels[0].state, view.channels[0].status) == ("delivered", "DELIVRD")
-    assert await store.apply_reports([Report("no-such", "DELIVRD", 0, None, t)], t) == []
+    assert await store.attempts.apply_reports([Report("no-such", "DELIVRD", 0, None, t)], t) == []
 
 
 async def test_report_before_connector_answer(store: Store) -> None:
     """A final report can overtake the connector's answer: the answer then only records facts."""
     t = await store.now_us()
     m, job = await sent(store, t)
-    await store.apply_reports([Report(job.message_id, "DELIVRD", 0, None, t + 1)], t + 1)
-    changes, lost = await store.finish_attempts(
+    await store.attempts.apply_reports([Report(job.message_id, "DELIVRD", 0, None, t + 1)], t + 1)
+    changes, lost = await store.attempts.finish(
         [SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 2
     )
     assert changes == []
     assert lost == 0  # the report finished the walk and removed the timer: not a lost lease
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "delivered"
     assert await timers(store, m.id) == []
 
@@ -327,9 +332,9 @@ async def test_ack_before_connector_answer_keeps_its_status(store: Store) -> Non
     """An ACK that arrives while the connector call is still open survives the answer."""
     t = await store.now_us()
     m, job = await sent(store, t)
-    await store.apply_reports([Report(job.message_id, "ACK", 0, None, t + 1)], t + 1)
-    await store.finish_attempts([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 2)
-    view = await store.get_omnimessage(1, m.id)
+    await store.attempts.apply_reports([Report(job.message_id, "ACK", 0, None, t + 1)], t + 1)
+    await store.attempts.finish([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 2)
+    view = await store.messages.get(1, m.id)
     assert view is not None
     ch = view.channels[0]
     assert (ch.state, ch.status, ch.err, ch.status_us) == ("sent", "ACK", 0, t + 1)
@@ -341,33 +346,33 @@ async def test_ack_before_connector_answer_keeps_its_status(store: Store) -> Non
 async def test_lost_lease_cannot_complete(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t)
-    await store.insert_omnimessages([m])
+    await store.messages.insert([m])
     old = await claim(store, t, owner="w1", token=1, lease_until_us=t + S)
     assert len(old) == 1
 
-    recovered = await store.recover_expired("w2", 2, t + 2 * S, t + 2 * S + LEASE)
+    recovered = await store.attempts.recover("w2", 2, t + 2 * S, t + 2 * S + LEASE)
     assert (recovered.released, recovered.unknown) == (1, ())
     assert await timers(store, m.id) == [("send", t, "pending", None, None, 0)]
 
-    fired = await store.start_attempts(old, t + 3 * S)
+    fired = await store.attempts.start(old, t + 3 * S)
     assert (fired.sends, fired.lost_lease) == ([], 1)
     new = await claim(store, t + 3 * S, owner="w2", token=2)
     assert [c.ref for c in new] == [m.id]
-    fired = await store.start_attempts(old, t + 3 * S)  # same row, but the lease is not ours
+    fired = await store.attempts.start(old, t + 3 * S)  # same row, but the lease is not ours
     assert (fired.sends, fired.lost_lease) == ([], 1)
-    fired = await store.start_attempts(new, t + 3 * S)
+    fired = await store.attempts.start(new, t + 3 * S)
     assert len(fired.sends) == 1 and fired.lost_lease == 0
 
 
 async def test_recover_attempt_caught_mid_send(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t)
-    await store.insert_omnimessages([m])
+    await store.messages.insert([m])
     claims = await claim(store, t, owner="w1", token=1, lease_until_us=t + S)
-    (job,) = (await store.start_attempts(claims, t)).sends
+    (job,) = (await store.attempts.start(claims, t)).sends
 
-    assert (await store.recover_expired("w2", 2, t + S // 2, t + LEASE)).unknown == ()  # not yet
-    recovered = await store.recover_expired("w2", 2, t + 2 * S, t + 2 * S + LEASE)
+    assert (await store.attempts.recover("w2", 2, t + S // 2, t + LEASE)).unknown == ()  # not yet
+    recovered = await store.attempts.recover("w2", 2, t + 2 * S, t + 2 * S + LEASE)
     assert recovered.released == 0
     (again,) = recovered.unknown
     assert (again.timer_id, again.lease_token, again.message_id, again.position) == (
@@ -377,17 +382,17 @@ async def test_recover_attempt_caught_mid_send(store: Store) -> None:
         0,
     )
     assert await timers(store, m.id) == [("attempt", t, "claimed", "w2", 2, 0)]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.channels[0].state == "unknown"
 
     # The dead process's answer is fenced off; the recovering one reconciles.
-    _, lost = await store.finish_attempts([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p")], t)
+    _, lost = await store.attempts.finish([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p")], t)
     assert lost == 1
-    _, lost = await store.finish_attempts(
+    _, lost = await store.attempts.finish(
         [SendOutcome(again, Outcome.ACCEPTED, "sandbox", "p")], t + 3 * S
     )
     assert lost == 0
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.channels[0].state == "sent"
     # The deadline counts from the first hand-over (t), not from the reconciliation.
     assert await timers(store, m.id) == [("attempt", t + 60 * S, "pending", None, None, 0)]
@@ -396,13 +401,13 @@ async def test_recover_attempt_caught_mid_send(store: Store) -> None:
 async def test_release_and_extend_owned(store: Store) -> None:
     t = await store.now_us()
     a, b = omni(1, t), omni(1, t)
-    await store.insert_omnimessages([a, b])
+    await store.messages.insert([a, b])
     claims = await claim(store, t, owner="w1", lease_until_us=t + S)
-    assert await store.extend_leases("w1", t + 9 * S, [1]) == 2
-    assert await store.extend_leases("w2", t + 9 * S, [1]) == 0
-    assert (await store.recover_expired("w2", 2, t + 2 * S, t + LEASE)).released == 0
-    await store.start_attempts([c for c in claims if c.ref == a.id], t)
-    assert await store.release_owned("w1") == 1  # the unfired send timer only
+    assert await store.timers.extend_leases("w1", t + 9 * S, [1]) == 2
+    assert await store.timers.extend_leases("w2", t + 9 * S, [1]) == 0
+    assert (await store.attempts.recover("w2", 2, t + 2 * S, t + LEASE)).released == 0
+    await store.attempts.start([c for c in claims if c.ref == a.id], t)
+    assert await store.timers.release_owned("w1") == 1  # the unfired send timer only
     assert await timers(store, b.id) == [("send", t, "pending", None, None, 0)]
     assert await timers(store, a.id) == [("attempt", t, "claimed", "w1", 1, 0)]
 
@@ -412,12 +417,12 @@ async def test_extension_renews_only_the_tokens_in_hand(store: Store) -> None:
     renewed: its lease runs out and recovery takes it back."""
     t = await store.now_us()
     a, b = omni(1, t), omni(1, t + 1)
-    await store.insert_omnimessages([a, b])
+    await store.messages.insert([a, b])
     await claim(store, t, owner="w1", token=1, lease_until_us=t + S)
     await claim(store, t + 1, owner="w1", token=2, lease_until_us=t + S)
-    assert await store.extend_leases("w1", t + 9 * S, [2]) == 1
-    assert await store.extend_leases("w1", t + 9 * S, []) == 0
-    result = await store.recover_expired("w2", 3, t + 2 * S, t + LEASE)
+    assert await store.timers.extend_leases("w1", t + 9 * S, [2]) == 1
+    assert await store.timers.extend_leases("w1", t + 9 * S, []) == 0
+    result = await store.attempts.recover("w2", 3, t + 2 * S, t + LEASE)
     assert result.released == 1
     assert await timers(store, a.id) == [("send", t, "pending", None, None, 0)]
     assert await timers(store, b.id) == [("send", t + 1, "claimed", "w1", 2, 0)]
@@ -429,62 +434,62 @@ async def test_extension_renews_only_the_tokens_in_hand(store: Store) -> None:
 async def test_rejected_first_channel_falls_back_to_second(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t, ("viber", 60), ("sms", 60))
-    changes, lost = await store.finish_attempts(
+    changes, lost = await store.attempts.finish(
         [SendOutcome(job, Outcome.REJECTED, "sandbox", err=3)], t + 1
     )
     assert lost == 0
     assert [(c.message_id, c.status, c.err) for c in changes] == [(job.message_id, "REJECTD", 3)]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and (view.state, view.position) == ("processing", 1)
     assert [c.state for c in view.channels] == ["failed", "pending"]
     assert await timers(store, m.id) == [("send", t + 1, "pending", None, None, 1)]
 
-    (second,) = (await store.start_attempts(await claim(store, t + 1), t + 1)).sends
+    (second,) = (await store.attempts.start(await claim(store, t + 1), t + 1)).sends
     assert (second.position, second.channel, second.message_id) == (1, "sms", m.channels[1].id)
 
 
 async def test_expired_attempts_walk_to_the_end(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t, ("viber", 60), ("sms", 30))
-    await store.finish_attempts([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t)
+    await store.attempts.finish([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t)
     assert await claim(store, t + 60 * S - 1) == []
 
     # The first channel's validity runs out: on to the second, due now.
     t1 = t + 60 * S
     claims = await claim(store, t1)
     assert [(c.kind, c.due_us) for c in claims] == [("attempt", t1)]
-    fired = await store.start_attempts(claims, t1)
+    fired = await store.attempts.start(claims, t1)
     assert fired.sends == []
     assert [(c.message_id, c.status, c.err) for c in fired.changes] == [
         (m.channels[0].id, "EXPIRED", 2)
     ]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and (view.state, view.position) == ("processing", 1)
     assert [c.state for c in view.channels] == ["expired", "pending"]
     assert await timers(store, m.id) == [("send", t1, "pending", None, None, 1)]
 
     # The second (last) one expires too: the omnimessage is expired, no timer is left.
-    (job2,) = (await store.start_attempts(await claim(store, t1), t1)).sends
+    (job2,) = (await store.attempts.start(await claim(store, t1), t1)).sends
     assert job2.position == 1
-    await store.finish_attempts([SendOutcome(job2, Outcome.ACCEPTED, "sandbox", "p-2")], t1)
+    await store.attempts.finish([SendOutcome(job2, Outcome.ACCEPTED, "sandbox", "p-2")], t1)
     t2 = t1 + 30 * S
-    fired = await store.start_attempts(await claim(store, t2), t2)
+    fired = await store.attempts.start(await claim(store, t2), t2)
     assert [(c.message_id, c.status) for c in fired.changes] == [(m.channels[1].id, "EXPIRED")]
-    view = await store.get_omnimessage(1, m.id)
+    view = await store.messages.get(1, m.id)
     assert view is not None and view.state == "expired"
     assert [c.state for c in view.channels] == ["expired", "expired"]
     assert await timers(store, m.id) == []
-    assert await store.next_due_us() is None
+    assert await store.timers.next_due_us() is None
 
 
 async def test_retry_outcome_reschedules_same_channel(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t, ("viber", 60), ("sms", 60))
-    await store.finish_attempts(
+    await store.attempts.finish(
         [SendOutcome(job, Outcome.RETRY, "sandbox", retry_at_us=t + 5 * S)], t
     )
     assert await timers(store, m.id) == [("send", t + 5 * S, "pending", None, None, 1)]
-    (again,) = (await store.start_attempts(await claim(store, t + 5 * S), t + 5 * S)).sends
+    (again,) = (await store.attempts.start(await claim(store, t + 5 * S), t + 5 * S)).sends
     assert (again.position, again.message_id) == (0, job.message_id)
 
 
@@ -507,22 +512,22 @@ async def test_sandbox_inbox(store: Store) -> None:
         )
         for i in range(4)
     ]
-    await store.insert_sandbox_messages(msgs)
-    await store.insert_sandbox_messages(msgs[:1])  # the same message again: ignored
-    assert [m.message_id for m in await store.list_sandbox_messages(1, None)] == ["m2", "m1", "m0"]
-    assert await store.list_sandbox_messages(1, None) == [msgs[2], msgs[1], msgs[0]]
-    assert [m.message_id for m in await store.list_sandbox_messages(1, "+37251000000")] == [
+    await store.sandbox.insert(msgs)
+    await store.sandbox.insert(msgs[:1])  # the same message again: ignored
+    assert [m.message_id for m in await store.sandbox.page(1, None)] == ["m2", "m1", "m0"]
+    assert await store.sandbox.page(1, None) == [msgs[2], msgs[1], msgs[0]]
+    assert [m.message_id for m in await store.sandbox.page(1, "+37251000000")] == [
         "m2",
         "m0",
     ]
-    assert [m.message_id for m in await store.list_sandbox_messages(1, None, limit=1)] == ["m2"]
-    assert [m.message_id for m in await store.list_sandbox_messages(1, None, before_us=t + 2)] == [
+    assert [m.message_id for m in await store.sandbox.page(1, None, limit=1)] == ["m2"]
+    assert [m.message_id for m in await store.sandbox.page(1, None, before_us=t + 2)] == [
         "m1",
         "m0",
     ]
-    assert [m.message_id for m in await store.list_sandbox_messages(2, None)] == ["m3"]
-    assert await store.sandbox_has(["m0", "m3", "zz"]) == {"m0", "m3"}
-    assert await store.sandbox_has([]) == set()
+    assert [m.message_id for m in await store.sandbox.page(2, None)] == ["m3"]
+    assert await store.sandbox.has(["m0", "m3", "zz"]) == {"m0", "m3"}
+    assert await store.sandbox.has([]) == set()
 
 
 # provider callbacks
@@ -533,10 +538,10 @@ async def test_provider_event_matched_by_our_id_after_a_lost_answer(store: Store
     (for the connector that was handed the message only), and teaches us the ref."""
     t = await store.now_us()
     _, job = await sent(store, t, ("whatsapp", 60))
-    await store.finish_attempts([SendOutcome(job, Outcome.UNKNOWN, "wa")], t + 1)
+    await store.attempts.finish([SendOutcome(job, Outcome.UNKNOWN, "wa")], t + 1)
 
     async def matched(connector: str, *events: ProviderEventKey) -> list[tuple[str | None, bool]]:
-        res = await store.record_provider_events(connector, events, t + 2)
+        res = await store.providers.record_events(connector, events, t + 2)
         return [(r.message_id, r.new) for r in res]
 
     mid = job.message_id
@@ -549,16 +554,16 @@ async def test_provider_event_matched_by_our_id_after_a_lost_answer(store: Store
 
 
 async def test_pending_count_and_next_due(store: Store) -> None:
-    assert await store.pending_count() == 0
-    assert await store.next_due_us() is None
+    assert await store.timers.pending_count() == 0
+    assert await store.timers.next_due_us() is None
     t = await store.now_us()
-    await store.insert_omnimessages([omni(1, t + 3 * S), omni(1, t + S), omni(1, t + 2 * S)])
-    await store.insert_omnimessages([])
-    assert await store.pending_count() == 3
-    assert await store.next_due_us() == t + S
+    await store.messages.insert([omni(1, t + 3 * S), omni(1, t + S), omni(1, t + 2 * S)])
+    await store.messages.insert([])
+    assert await store.timers.pending_count() == 3
+    assert await store.timers.next_due_us() == t + S
     await claim(store, t + S)
-    assert await store.pending_count() == 2
-    assert await store.next_due_us() == t + 2 * S
+    assert await store.timers.pending_count() == 2
+    assert await store.timers.next_due_us() == t + 2 * S
 
 
 async def test_clock(store: Store) -> None:
@@ -581,20 +586,22 @@ async def test_listen_receives_due_of_insert_from_another_store(pg_database: str
         got: asyncio.Queue[int | None] = asyncio.Queue()
         await listener.listen(got.put_nowait)
         t = await writer.now_us()
-        await writer.insert_omnimessages([omni(1, t + 9 * S), omni(1, t + 4 * S)])
+        await writer.messages.insert([omni(1, t + 9 * S), omni(1, t + 4 * S)])
         assert await asyncio.wait_for(got.get(), 1) == t + 4 * S  # one notify: the earliest
-        await writer.insert_omnimessages([omni(1, t + 7 * S)])
+        await writer.messages.insert([omni(1, t + 7 * S)])
         assert await asyncio.wait_for(got.get(), 1) == t + 7 * S
         assert got.empty()
 
         # The connection drops: it is re-opened, and the callback told to look again.
         async with writer.read() as tx:
             await tx.fetch(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                adhoc(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                )
             )
         assert await asyncio.wait_for(got.get(), 5) is None
-        await writer.insert_omnimessages([omni(1, t + 8 * S)])
+        await writer.messages.insert([omni(1, t + 8 * S)])
         assert await asyncio.wait_for(got.get(), 1) == t + 8 * S
     finally:
         await listener.close()
@@ -605,7 +612,7 @@ async def _two_claimed(store: Store) -> tuple[int, NewOmnimessage, NewOmnimessag
     """Two messages due now, claimed by w1 with a 1 s lease; the claims of the first."""
     t = await store.now_us()
     a, b = omni(1, t), omni(1, t)
-    await store.insert_omnimessages([a, b])
+    await store.messages.insert([a, b])
     claims = await claim(store, t, lease_until_us=t + S)
     return t, a, b, [c for c in claims if c.ref == a.id]
 
@@ -616,8 +623,10 @@ async def test_recovery_skips_rows_another_transaction_holds(pg_database: str) -
     try:
         t, _a, b, held = await _two_claimed(store)
         async with store.write() as tx:
-            await engine_sql.start_attempts(tx, held, t)  # holds a's timer row until commit
-            result = await asyncio.wait_for(store.recover_expired("w2", 2, t + 2 * S, t + LEASE), 2)
+            await attempts.start(tx, held, t)  # holds a's timer row until commit
+            result = await asyncio.wait_for(
+                store.attempts.recover("w2", 2, t + 2 * S, t + LEASE), 2
+            )
             assert result.released == 1  # b only; a is busy, not waited for
         assert await timers(store, b.id) == [("send", t, "pending", None, None, 0)]
     finally:
@@ -632,14 +641,14 @@ async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_dat
     try:
         t, a, b, held = await _two_claimed(store)
         async with store.write() as tx:
-            await engine_sql.start_attempts(tx, held, t, lease_until_us=t + 7 * S)
-            extended = await asyncio.wait_for(store.extend_leases("w1", t + 5 * S, [1]), 2)
+            await attempts.start(tx, held, t, lease_until_us=t + 7 * S)
+            extended = await asyncio.wait_for(store.timers.extend_leases("w1", t + 5 * S, [1]), 2)
             assert extended == 1  # b only; a is busy, not waited for
         async with store.read() as tx:
-            leases = dict(await tx.fetch("SELECT ref, lease_until_us FROM timers"))
+            leases = dict(await tx.fetch(adhoc("SELECT ref, lease_until_us FROM timers")))
         assert leases == {a.id: t + 7 * S, b.id: t + 5 * S}
         # Neither lease has run out at t + 4 s: recovery takes nothing.
-        result = await store.recover_expired("w2", 2, t + 4 * S, t + LEASE)
+        result = await store.attempts.recover("w2", 2, t + 4 * S, t + LEASE)
         assert (result.released, result.unknown) == (0, ())
     finally:
         await store.close()
@@ -654,17 +663,17 @@ async def test_report_racing_the_connector_answer_does_not_deadlock(pg_database:
         m, job = await sent(store, t)
         async with store.write() as tx:
             claim_ = Claim(job.timer_id, "attempt", m.id, job.due_us, 0, job.lease_token)
-            assert len(await engine_sql._fenced(tx, [claim_])) == 1  # the timer row is locked
+            assert len(await attempts.fenced(tx, [claim_])) == 1  # the timer row is locked
             report = asyncio.create_task(
-                store.apply_reports([Report(job.message_id, "DELIVRD", 0, None, t + 2)], t + 2)
+                store.attempts.apply_reports(
+                    [Report(job.message_id, "DELIVRD", 0, None, t + 2)], t + 2
+                )
             )
             await asyncio.sleep(0.3)  # the report is now waiting for a lock
-            await engine_sql.finish_attempts(
-                tx, [SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 1
-            )
+            await attempts.finish(tx, [SendOutcome(job, Outcome.ACCEPTED, "sandbox", "p-1")], t + 1)
         changes = await asyncio.wait_for(report, 5)
         assert [c.status for c in changes] == ["DELIVRD"]
-        view = await store.get_omnimessage(1, m.id)
+        view = await store.messages.get(1, m.id)
         assert view is not None and view.state == "delivered"
         assert await timers(store, m.id) == []
     finally:
@@ -678,16 +687,16 @@ async def test_cancel_racing_a_fire_does_not_deadlock(pg_database: str) -> None:
     try:
         t = await store.now_us()
         m = omni(1, t)
-        await store.insert_omnimessages([m])
+        await store.messages.insert([m])
         claims = await claim(store, t)
         async with store.write() as tx:
-            assert len(await engine_sql._fenced(tx, claims)) == 1  # the timer row is locked
-            cancel = asyncio.create_task(store.cancel_omnimessage(1, m.id))
+            assert len(await attempts.fenced(tx, claims)) == 1  # the timer row is locked
+            cancel = asyncio.create_task(store.messages.cancel(1, m.id))
             await asyncio.sleep(0.3)  # the cancel is now waiting for a lock
-            fired = await engine_sql.start_attempts(tx, claims, t)
+            fired = await attempts.start(tx, claims, t)
             assert len(fired.sends) == 1
         assert await asyncio.wait_for(cancel, 5) == (CancelResult.NOT_FOUND, [])  # too late
-        view = await store.get_omnimessage(1, m.id)
+        view = await store.messages.get(1, m.id)
         assert view is not None and view.state == "processing"
     finally:
         await store.close()

@@ -92,12 +92,11 @@ def test_failures_are_forgotten_after_a_quiet_spell() -> None:
     assert rows[k.client].failures == 1 and wait_us(k, rows, now) == 0
 
 
-class FakeThrottleStore:
-    """`auth_throttle` in a dict (what store/limits_sql.py does in SQL)."""
+class FakeLimits:
+    """`auth_throttle` in a dict (what store/limits.py does in SQL)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, ThrottleRow] = {}
-        self.accounts: dict[str, Account] = {}
 
     async def throttle_rows(self, keys: Sequence[str]) -> dict[str, ThrottleRow]:
         await asyncio.sleep(0)
@@ -115,14 +114,27 @@ class FakeThrottleStore:
     async def throttle_prune(self, now_us: int) -> int:
         return 0
 
-    async def get_account(self, username: str) -> Account | None:
+
+class FakeAccounts:
+    def __init__(self) -> None:
+        self.by_name: dict[str, Account] = {}
+
+    async def get(self, username: str) -> Account | None:
         await asyncio.sleep(0)
-        return self.accounts.get(username)
+        return self.by_name.get(username)
+
+
+class FakeThrottleStore:
+    """The store's `limits` and `accounts` ports, in memory."""
+
+    def __init__(self) -> None:
+        self.limits = FakeLimits()
+        self.accounts = FakeAccounts()
 
 
 async def test_parallel_guesses_get_no_more_tries_than_sequential_ones() -> None:
     store = FakeThrottleStore()
-    store.accounts["alice"] = Account(1, "alice", DUMMY_HASH, "A", None, "s", 0)
+    store.accounts.by_name["alice"] = Account(1, "alice", DUMMY_HASH, "A", None, "s", 0)
     auth = Authenticator(store, AuthSettings(verify_concurrency=1))  # type: ignore[arg-type]
     results = await asyncio.gather(
         *(auth.check_password("alice", f"guess-{i}", "203.0.113.7") for i in range(20)),
@@ -205,13 +217,14 @@ def test_config_per_account_rates() -> None:
 
 
 class FakeInsertStore:
-    """Accounts' versions in a dict; `insert_omnimessages` as the Store port specifies it."""
+    """Accounts' versions in a dict; `messages.insert` as the store's port specifies it."""
 
     def __init__(self, versions: dict[int, int]) -> None:
         self.versions = versions
         self.stored: list[NewOmnimessage] = []
+        self.messages = self
 
-    async def insert_omnimessages(
+    async def insert(
         self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
     ) -> set[int]:
         stale = {a for a, v in (expect or {}).items() if self.versions.get(a) != v}

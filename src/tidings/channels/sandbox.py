@@ -72,7 +72,7 @@ class SandboxConnector:
         while True:
             try:
                 grace = int(max(2.0, 4 * self._timing.delivery_delay_s) * 1_000_000)
-                for message_id in await self._store.sandbox_unreported(self._now_us() - grace):
+                for message_id in await self._store.sandbox.unreported(self._now_us() - grace):
                     self._emit(message_id, "DELIVRD", 0)
             except Exception:
                 log_failure(log, "action=sandbox_catch_up_failed")
@@ -157,7 +157,7 @@ class SandboxConnector:
         return {r.message_id for r, res in zip(rows, results, strict=True) if res is None}
 
     async def _insert(self, requests: Sequence[Sequence[SandboxMessage]]) -> list[None]:
-        await self._store.insert_sandbox_messages([m for r in requests for m in r])
+        await self._store.sandbox.insert([m for r in requests for m in r])
         return [None] * len(requests)
 
     def _inbox_row(self, j: SendJob, at_us: int) -> SandboxMessage:
@@ -207,7 +207,7 @@ class SandboxConnector:
         task.add_done_callback(self._pending.discard)
 
     async def reconcile(self, jobs: Sequence[SendJob]) -> dict[str, bool | None]:
-        have = await self._store.sandbox_has([j.message_id for j in jobs])
+        have = await self._store.sandbox.has([j.message_id for j in jobs])
         return {j.message_id: j.message_id in have for j in jobs}
 
     async def stop(self) -> None:

@@ -97,7 +97,7 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
         return f"https://t.me/{self.settings.bot_username}?start={token}"
 
     async def send_one(self, job: SendJob) -> SendOutcome:
-        chats = await self.store.telegram_chat_ids(self.name, [job.to])
+        chats = await self.store.providers.telegram_chat_ids(self.name, [job.to])
         chat_id = chats.get(job.to)
         if chat_id is None:
             return self.rejected(job, 9, "no Telegram chat for this number")
@@ -129,7 +129,7 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
         if resp.status_code >= 500:
             return self.retry_from(job, resp)
         if resp.status_code == 403 or "chat not found" in description.lower():
-            await self.store.forget_telegram_chat(self.name, chat_id)
+            await self.store.providers.forget_telegram_chat(self.name, chat_id)
             return self.rejected(job, 9, description)
         if resp.status_code in (401, 404):
             return self.rejected(job, 999, f"Telegram refused the bot token: {description}")
@@ -162,7 +162,7 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
             if not _LINK_TOKEN.fullmatch(token):  # not one we issued (nor one a database takes)
                 log.info("action=telegram_link connector=%s bound=False", self.name)
                 return []
-            phone = await self.store.redeem_telegram_link(self.name, token, chat_id, now)
+            phone = await self.store.providers.redeem_telegram_link(self.name, token, chat_id, now)
             log.info("action=telegram_link connector=%s bound=%s", self.name, phone is not None)
             return []
         contact = msg.get("contact")
@@ -176,6 +176,6 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
                 phone = normalise_msisdn(raw if raw.startswith("+") else "+" + raw)
             except ValueError:
                 return []
-            await self.store.bind_telegram_chat(self.name, phone, chat_id, "contact", now)
+            await self.store.providers.bind_telegram_chat(self.name, phone, chat_id, "contact", now)
             log.info("action=telegram_contact_bound connector=%s", self.name)
         return []

@@ -39,11 +39,11 @@ def accounts_add(
     pw = password or secrets.token_urlsafe(18)
 
     async def go(store: Store) -> None:
-        if await store.get_account(username) is not None:
+        if await store.accounts.get(username) is not None:
             raise click.ClickException(f"account {username!r} already exists")
         acct = await runtime.create_account(store, username, pw, sender)
         if dlr_url:
-            await store.update_account(username, dlr_url=dlr_url)
+            await store.accounts.update(username, dlr_url=dlr_url)
         click.echo(f"created account {acct.username}")
         if password is None:
             click.echo(f"password: {pw}")
@@ -58,7 +58,7 @@ def accounts_list(database: str) -> None:
     """List accounts."""
 
     async def go(store: Store) -> None:
-        rows = await store.list_accounts()
+        rows = await store.accounts.all()
         if not rows:
             click.echo("no accounts")
             return
@@ -78,7 +78,7 @@ def accounts_remove(username: str, database: str) -> None:
     """Delete an account (its messages stay stored; its sessions and credentials end at once)."""
 
     async def go(store: Store) -> None:
-        if not await store.remove_account(username):
+        if not await store.accounts.remove(username):
             raise click.ClickException(f"no account {username!r}")
         click.echo(f"removed account {username}")
 
@@ -99,7 +99,7 @@ def accounts_set(
     _check_sender(sender)
 
     async def go(store: Store) -> None:
-        acct = await store.update_account(
+        acct = await store.accounts.update(
             username,
             password_hash=hash_password(password) if password else None,
             default_sender=sender,
@@ -109,7 +109,7 @@ def accounts_set(
         if acct is None:
             raise click.ClickException(f"no account {username!r}")
         click.echo(f"updated account {username}")
-        if password:  # see accounts_sql.update_account
+        if password:  # see store/accounts.py (Accounts.update)
             click.echo("the old password stopped working; console sessions were signed out")
 
     with_store(database, go)

@@ -43,14 +43,14 @@ class Accepter:
         def current(e: tuple[int, int] | None) -> bool:
             return e is None or expect[e[0]] == e[1]
 
-        stale = await self._store.insert_omnimessages(
+        stale = await self._store.messages.insert(
             [m for items, e in requests if current(e) for m in items], expect
         )
         if stale:  # the store left out every item of a changed account, unchecked ones too
             again = [
                 m for items, e in requests if e is None for m in items if m.account_id in stale
             ]
-            await self._store.insert_omnimessages(again)
+            await self._store.messages.insert(again)
         return [current(e) and (e is None or e[0] not in stale) for _, e in requests]
 
     async def add(

@@ -18,7 +18,7 @@ from tidings.core.nul import NUL
 from tidings.engine.clock import Clock
 from tidings.engine.reports import ReportRecorder
 from tidings.store.base import Store
-from tidings.store.provider_sql import ProviderEventKey
+from tidings.store.records import ProviderEventKey
 
 log = logging.getLogger("tidings.engine.callbacks")
 
@@ -49,7 +49,7 @@ class ProviderCallbacks:
             return CallbackOutcome(0, 0, 0)
         now = self._clock.now_us()
         keys = [ProviderEventKey(e.key, e.provider_ref, e.message_id) for e in storable]
-        results = await self._store.record_provider_events(connector, keys, now)
+        results = await self._store.providers.record_events(connector, keys, now)
         new = unknown = unknown_recent = 0
         for e, res in zip(storable, results, strict=True):
             if res.message_id is None:

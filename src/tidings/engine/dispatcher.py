@@ -156,7 +156,7 @@ class Dispatcher:
         if self._fire_tasks:
             await asyncio.gather(*self._fire_tasks, return_exceptions=True)
         await self._finisher.stop()
-        released = await self.store.release_owned(self.owner)
+        released = await self.store.timers.release_owned(self.owner)
         self._heap.clear()
         log.info("action=dispatcher_stopped owner=%s released=%d", self.owner, released)
 
@@ -174,7 +174,7 @@ class Dispatcher:
                 now = self.clock.now_us()
                 horizon = now + int(s.lookahead_s * 1_000_000)
                 token = secrets.randbits(62)
-                claims = await self.store.claim_due(
+                claims = await self.store.timers.claim_due(
                     self.owner, token, horizon, s.claim_batch, self._lease_until()
                 )
                 if claims:
@@ -187,7 +187,7 @@ class Dispatcher:
                 if len(claims) == s.claim_batch:
                     await self._room_in_heap()
                     continue
-                nxt = await self.store.next_due_us()
+                nxt = await self.store.timers.next_due_us()
                 woken = self._woken_due_us
                 if woken is not None and (nxt is None or woken < nxt):
                     nxt = woken
@@ -276,7 +276,7 @@ class Dispatcher:
         try:
             self.metrics.fire_batch.observe(len(claims))
             try:
-                result = await self.store.start_attempts(
+                result = await self.store.attempts.start(
                     claims, self.clock.now_us(), self._lease_until()
                 )
             finally:
@@ -346,7 +346,7 @@ class Dispatcher:
         await asyncio.gather(*(one(conn, group) for conn, group in groups))
 
     async def _finish(self, outcomes: list[SendOutcome]) -> None:
-        changes, lost = await self.store.finish_attempts(outcomes, self.clock.now_us())
+        changes, lost = await self.store.attempts.finish(outcomes, self.clock.now_us())
         self._answers_done(o.job for o in outcomes)
         if lost:
             self.metrics.lost_lease.inc(lost)
@@ -380,7 +380,7 @@ class Dispatcher:
         """Take back leases that ran out (with `orphans`: every lease, all left by dead
         processes)."""
         now = self.clock.now_us()
-        result = await self.store.recover_expired(
+        result = await self.store.attempts.recover(
             self.owner, secrets.randbits(62), now, self._lease_until(), every_lease=orphans
         )
         if result.released:
@@ -417,7 +417,7 @@ class Dispatcher:
                     outcomes.append(SendOutcome(j, Outcome.RETRY, conn.name, retry_at_us=now))
                 else:
                     outcomes.append(SendOutcome(j, Outcome.UNKNOWN, conn.name))
-        changes, _ = await self.store.finish_attempts(outcomes, self.clock.now_us())
+        changes, _ = await self.store.attempts.finish(outcomes, self.clock.now_us())
         await self._emit(changes)
         self.wake()
 
@@ -427,13 +427,13 @@ class Dispatcher:
             try:
                 await self.clock.calibrate()
                 if self._held:
-                    await self.store.extend_leases(
+                    await self.store.timers.extend_leases(
                         self.owner, self._lease_until(), sorted(self._held)
                     )
                 await self._recover()
                 if self.clock.monotonic() - self._counted_at > 30:
                     self._counted_at = self.clock.monotonic()
-                    self.metrics.pending.set(await self.store.pending_count())
+                    self.metrics.pending.set(await self.store.timers.pending_count())
             except asyncio.CancelledError:
                 raise
             except Exception:

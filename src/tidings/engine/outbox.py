@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tidings.engine.clock import Clock
 from tidings.store.base import Store
 from tidings.store.errors import log_failure
-from tidings.store.outbox_sql import WebhookJob, WebhookResult
+from tidings.store.records import WebhookJob, WebhookResult
 from tidings.webhooks.backoff import RETRY_SCHEDULE_S, next_delay_s
 from tidings.webhooks.delivery import WebhookClient
 from tidings.webhooks.guard import TargetPolicy
@@ -80,16 +80,16 @@ class WebhookOutbox:
             try:
                 self._wake.clear()
                 if self._clock.monotonic() - last_recover > s.lease_s / 4:
-                    await self._store.recover_webhooks(self._clock.now_us())
+                    await self._store.outbox.recover(self._clock.now_us())
                     last_recover = self._clock.monotonic()
                 now = self._clock.now_us()
-                jobs = await self._store.claim_webhooks(
+                jobs = await self._store.outbox.claim(
                     self._owner, now, now + int(s.lease_s * 1_000_000), s.batch
                 )
                 if jobs:
                     await self._deliver(jobs)
                     continue  # an in-order successor may be due right away
-                nxt = await self._store.next_webhook_us()
+                nxt = await self._store.outbox.next_due_us()
                 delay = s.poll_s if nxt is None else min(s.poll_s, (nxt - now) / 1_000_000)
                 if delay > 0:
                     await self._clock.wait(self._wake, delay)
@@ -139,4 +139,4 @@ class WebhookOutbox:
                 )
 
         results = await asyncio.gather(*(one(j) for j in jobs))
-        await self._store.finish_webhooks(self._owner, results)
+        await self._store.outbox.finish(self._owner, results)

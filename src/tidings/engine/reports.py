@@ -36,7 +36,7 @@ class ReportRecorder:
     async def _record(self, batch: list[Report]) -> None:
         if self.wait_for_answers is not None:
             await self.wait_for_answers(r.message_id for r in batch)
-        changes = await self._store.apply_reports(batch, self._clock.now_us())
+        changes = await self._store.attempts.apply_reports(batch, self._clock.now_us())
         for ch in changes:
             self._metrics.reports.labels(ch.status).inc()
         if changes and self.on_changes is not None:

@@ -67,7 +67,7 @@ class Engine:
         self.accepter = Accepter(store, self.dispatcher.wake)
         # Concurrent cancels share one transaction (each still answered after its commit).
         self._cancels: GroupCommit[tuple[int, str], tuple[CancelResult, list[StatusChange]]] = (
-            GroupCommit("cancel", store.cancel_omnimessages, 500)
+            GroupCommit("cancel", store.messages.cancel_many, 500)
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
         self.callbacks = ProviderCallbacks(store, self.clock, self.reports)
@@ -135,4 +135,4 @@ class Engine:
         return result
 
     async def status(self, account: Account, omni_id: str) -> OmniView | None:
-        return await self.store.get_omnimessage(account.id, omni_id)
+        return await self.store.messages.get(account.id, omni_id)

@@ -19,43 +19,29 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 
-from tidings.store import messages_sql
+from tidings.store import messages
 from tidings.store.base import Store
 from tidings.store.errors import DatabaseUnreachable
-from tidings.store.pg_bulk import BulkForm, bulk_form
+from tidings.store.queries import Query, query
 from tidings.store.records import Claim, NewOmnimessage
-from tidings.store.tx import Row, to_postgres
+from tidings.store.tx import Row
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "tidings_due"
 
-# One sub-select per priority, each walking the partial index `timers_pending_due
-# (priority, due_us) WHERE state = 'pending'` in due order. Append runs them lazily under the outer
-# LIMIT, so lower priorities are read (and locked) only when the higher ones leave room. A row
-# another claimer holds is skipped, and a row that stopped being pending before we could lock it
-# is re-checked and dropped, so no row is ever claimed twice. (PostgreSQL refuses FOR UPDATE
-# directly in a UNION branch, hence the derived tables.) The update finds the claimed rows through
-# `= ANY(ARRAY(...))`, a primary-key probe each: a join `FROM c` lets the planner pick a hash join
-# over a sequential scan of the whole table when many rows are pending. There is deliberately no
-# index on due_us alone: the planner could prefer it for one branch and filter on priority.
-_BRANCH = (
-    "SELECT id FROM (SELECT id FROM timers WHERE state = 'pending' AND priority = {p}"
-    " AND due_us <= $4 ORDER BY due_us LIMIT $5 FOR UPDATE SKIP LOCKED) p{p}"
-)
-_CLAIM = (
-    "WITH c AS (" + " UNION ALL ".join(_BRANCH.format(p=p) for p in (2, 1, 0)) + " LIMIT $5)"
-    " UPDATE timers t SET state = 'claimed', lease_owner = $1, lease_token = $2,"
-    " lease_until_us = $3 WHERE t.id = ANY(ARRAY(SELECT id FROM c))"
-    " RETURNING t.id, t.kind, t.ref, t.due_us, t.priority"
-)
-# pg_notify plus the ids of the expected (account id, version) pairs that no longer hold.
-_NOTIFY_CHECKING = (
-    "SELECT (SELECT coalesce(array_agg(e.id), '{}') FROM unnest($3::bigint[], $4::bigint[])"
-    " AS e(id, version) LEFT JOIN accounts a ON a.id = e.id"
-    " WHERE a.version IS DISTINCT FROM e.version), pg_notify($1, $2)"
-)
-_NOW = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+_CLAIM = query("claim_due")
+_NOW = query("now_us")
+_NOTIFY = query("notify_due")
+_NOTIFY_CHECKING = query("notify_due_checking")
+_PING = query("ping")
+
+
+def _sql(q: Query) -> str:
+    if q.postgresql is None:
+        raise LookupError(f"query {q.name!r} has no PostgreSQL form")
+    return q.postgresql
+
 
 _LISTEN_HEALTH_S = 30.0  # how often an idle LISTEN connection is checked
 _LISTEN_BACKOFF_S = (0.5, 30.0)  # first and longest wait between reconnection attempts
@@ -75,48 +61,36 @@ def _rowcount(status: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-class _BulkCache:
-    """Per store: each executemany statement's set-based form and its parameter types."""
-
-    def __init__(self) -> None:
-        self._forms: dict[str, tuple[BulkForm, str] | None] = {}
-
-    async def form(self, conn: Any, sql: str) -> tuple[BulkForm, str] | None:
-        if sql in self._forms:
-            return self._forms[sql]
-        found: tuple[BulkForm, str] | None = None
-        if (bulk := bulk_form(sql)) is not None:
-            params = (await conn.prepare(sql)).get_parameters()
-            if len(params) == bulk.n_params:
-                found = (bulk, bulk.render([f"{t.schema}.{t.name}" for t in params]))
-        self._forms[sql] = found
-        return found
+def _distinct(rows: Sequence[Sequence[object]], key: tuple[int, ...]) -> bool:
+    """No two rows repeat the parameters that identify the target row (see postgresql.sql)."""
+    if not key:
+        return True
+    if len(key) == 1:
+        k = key[0]
+        return len({r[k] for r in rows}) == len(rows)
+    return len({tuple(r[i] for i in key) for r in rows}) == len(rows)
 
 
 class _PgTx:
-    __slots__ = ("_bulk", "_conn")
+    __slots__ = ("_conn",)
 
-    def __init__(self, conn: Any, bulk: _BulkCache | None = None) -> None:
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
-        self._bulk = bulk
 
-    async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return cast(list[Row], await self._conn.fetch(to_postgres(sql), *args))
+    async def fetch(self, query: Query, *args: object) -> list[Row]:
+        return cast(list[Row], await self._conn.fetch(_sql(query), *args))
 
-    async def execute(self, sql: str, *args: object) -> int:
-        return _rowcount(cast(str, await self._conn.execute(to_postgres(sql), *args)))
+    async def execute(self, query: Query, *args: object) -> int:
+        return _rowcount(cast(str, await self._conn.execute(_sql(query), *args)))
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    async def executemany(self, query: Query, rows: Sequence[Sequence[object]]) -> None:
         if not rows:
             return
-        sql = to_postgres(sql)
-        if len(rows) > 1 and self._bulk is not None:
-            found = await self._bulk.form(self._conn, sql)
-            if found is not None and found[0].distinct(rows):
-                # One statement for the whole batch (see pg_bulk): one array per parameter.
-                await self._conn.execute(found[1], *(list(col) for col in zip(*rows, strict=True)))
-                return
-        await self._conn.executemany(sql, rows)
+        if len(rows) > 1 and query.unnest is not None and _distinct(rows, query.distinct):
+            # The whole batch in one statement (`<name>.unnest`): one array per parameter.
+            await self._conn.execute(query.unnest, *(list(col) for col in zip(*rows, strict=True)))
+            return
+        await self._conn.executemany(_sql(query), rows)
 
 
 class _Listener:
@@ -189,7 +163,7 @@ class _Listener:
                 await asyncio.wait_for(self._lost.wait(), _LISTEN_HEALTH_S)
             except TimeoutError:
                 try:
-                    await self._conn.fetchval("SELECT 1", timeout=5)
+                    await self._conn.fetchval(_sql(_PING), timeout=5)
                     delay = _LISTEN_BACKOFF_S[0]
                     continue
                 except Exception:
@@ -227,10 +201,10 @@ class PostgresStore(Store):
     kind = "postgresql"
 
     def __init__(self, pool: Any, dsn: str) -> None:
+        super().__init__()
         self._pool = pool
         self._dsn = dsn
         self._listeners: list[_Listener] = []
-        self._bulk = _BulkCache()
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 20) -> PostgresStore:
@@ -256,7 +230,7 @@ class PostgresStore(Store):
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[_PgTx]:
         async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn, self._bulk)
+            yield _PgTx(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[_PgTx]:
@@ -266,11 +240,13 @@ class PostgresStore(Store):
     async def claim_due(
         self, owner: str, lease_token: int, horizon_us: int, limit: int, lease_until_us: int
     ) -> list[Claim]:
-        rows = await self._pool.fetch(_CLAIM, owner, lease_token, lease_until_us, horizon_us, limit)
-        return [Claim(r[0], r[1], r[2], r[3], r[4], lease_token) for r in rows]
+        rows = await self._pool.fetch(
+            _sql(_CLAIM), owner, lease_token, lease_until_us, horizon_us, limit
+        )
+        return [Claim.from_row(r, lease_token) for r in rows]
 
     async def now_us(self) -> int:
-        return cast(int, await self._pool.fetchval(_NOW))
+        return cast(int, await self._pool.fetchval(_sql(_NOW)))
 
     async def insert_omnimessages(
         self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
@@ -279,13 +255,13 @@ class PostgresStore(Store):
             return set()
         try:
             async with self.write() as tx:
-                await messages_sql.insert_omnimessages(tx, items)
+                await messages.insert(tx, items)
                 # Delivered on commit, once per transaction: the earliest new due time. The same
                 # statement checks the callers' account versions (see Store), so the check costs
                 # no round trip of its own; a changed account (rare) rolls the batch back.
                 due = str(min(o.due_us for o in items))
                 if not expect:
-                    await tx.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, due)
+                    await tx.execute(_NOTIFY, NOTIFY_CHANNEL, due)
                     return set()
                 rows = await tx.fetch(
                     _NOTIFY_CHECKING,
@@ -293,7 +269,7 @@ class PostgresStore(Store):
                     due,
                     *map(list, zip(*expect.items(), strict=True)),
                 )
-                stale = {int(a) for a in rows[0][0]}
+                stale = {int(a) for a in rows[0]["stale"]}
                 if stale:
                     raise _StaleAccounts(stale)
                 return set()

@@ -1,4 +1,7 @@
-"""Plain records crossing the store port. Times are UTC microseconds since the epoch."""
+"""Plain records crossing the store's ports. Times are UTC microseconds since the epoch.
+
+A record read from the database has a `from_row` classmethod that reads its columns by name.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from enum import StrEnum
 
 from tidings.core.dispatch import Report, SendJob, SendOutcome, StatusChange
 from tidings.core.lifecycle import TimerKind
+from tidings.store.tx import Row
 
 __all__ = ["Report", "SendJob", "SendOutcome", "StatusChange", "TimerKind"]
 
@@ -21,6 +25,19 @@ class Account:
     signing_secret: str
     created_us: int
     version: int = 1  # grows with every change of the row (password, sender, DLR URL)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Account:
+        return cls(
+            id=r["id"],
+            username=r["username"],
+            password_hash=r["password_hash"],
+            default_sender=r["default_sender"],
+            dlr_url=r["dlr_url"],
+            signing_secret=r["signing_secret"],
+            created_us=r["created_us"],
+            version=r["version"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +80,25 @@ class ChannelView:
     parts_count: int | None
     part_price: str | None
 
+    @classmethod
+    def from_row(cls, r: Row) -> ChannelView:
+        return cls(
+            id=r["id"],
+            position=r["position"],
+            channel=r["channel"],
+            sender=r["sender"],
+            validity_s=r["validity_s"],
+            content=r["content"],
+            state=r["state"],
+            status=r["status"],
+            err=r["err"],
+            error=r["error"],
+            status_us=r["status_us"],
+            sent_us=r["sent_us"],
+            parts_count=r["parts_count"],
+            part_price=r["part_price"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class OmniView:
@@ -79,6 +115,23 @@ class OmniView:
     created_us: int
     channels: tuple[ChannelView, ...]
 
+    @classmethod
+    def from_row(cls, r: Row, channels: tuple[ChannelView, ...]) -> OmniView:
+        return cls(
+            id=r["id"],
+            account_id=r["account_id"],
+            to=r["to_number"],
+            state=r["state"],
+            priority=r["priority"],
+            time_to_send_us=r["time_to_send_us"],
+            due_us=r["due_us"],
+            dlr_url=r["dlr_url"],
+            text_store=r["text_store"],
+            position=r["position"],
+            created_us=r["created_us"],
+            channels=channels,
+        )
+
 
 class CancelResult(StrEnum):
     CANCELLED = "cancelled"
@@ -94,6 +147,10 @@ class Claim:
     due_us: int
     priority: int
     lease_token: int
+
+    @classmethod
+    def from_row(cls, r: Row, lease_token: int) -> Claim:
+        return cls(r["id"], r["kind"], r["ref"], r["due_us"], r["priority"], lease_token)
 
 
 @dataclass(slots=True)
@@ -122,6 +179,20 @@ class SandboxMessage:
     content: str
     delivered_us: int
 
+    @classmethod
+    def from_row(cls, r: Row) -> SandboxMessage:
+        return cls(
+            message_id=r["message_id"],
+            omnimessage_id=r["omnimessage_id"],
+            account_id=r["account_id"],
+            channel=r["channel"],
+            to=r["to_number"],
+            sender=r["sender"],
+            text=r["text"],
+            content=r["content"],
+            delivered_us=r["delivered_us"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ThrottleRow:
@@ -132,6 +203,12 @@ class ThrottleRow:
     blocked_until_us: int
     expires_us: int  # the row may be forgotten after this
 
+    @classmethod
+    def from_row(cls, r: Row) -> ThrottleRow:
+        return cls(
+            str(r["key"]), int(r["failures"]), int(r["blocked_until_us"]), int(r["expires_us"])
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TokenGrant:
@@ -139,3 +216,233 @@ class TokenGrant:
 
     granted: float
     left: float
+
+    @classmethod
+    def from_row(cls, r: Row) -> TokenGrant:
+        return cls(float(r["granted"]), float(r["tokens"]))
+
+
+# the event log
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One row of the append-only event log."""
+
+    id: int
+    message_id: str
+    kind: str  # status | attempt
+    status: str | None
+    outcome: str | None
+    err: int | None
+    error: str | None
+    connector: str | None
+    provider_ref: str | None
+    parts_count: int | None
+    part_price: str | None
+    at_us: int
+
+    @classmethod
+    def from_row(cls, r: Row) -> EventRow:
+        return cls(
+            id=r["id"],
+            message_id=r["message_id"],
+            kind=r["kind"],
+            status=r["status"],
+            outcome=r["outcome"],
+            err=r["err"],
+            error=r["error"],
+            connector=r["connector"],
+            provider_ref=r["provider_ref"],
+            parts_count=r["parts_count"],
+            part_price=r["part_price"],
+            at_us=r["at_us"],
+        )
+
+
+# the webhook outbox
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookJob:
+    id: int
+    account_id: int
+    omnimessage_id: str
+    url: str
+    body: bytes
+    attempts: int  # attempts made before this one
+    signing_secret: str
+
+    @classmethod
+    def from_row(cls, r: Row, signing_secret: str) -> WebhookJob:
+        return cls(
+            id=r["id"],
+            account_id=r["account_id"],
+            omnimessage_id=r["omnimessage_id"],
+            url=r["url"],
+            body=str(r["body"]).encode(),
+            attempts=r["attempts"],
+            signing_secret=signing_secret,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    job: WebhookJob
+    at_us: int
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_us: int | None  # when to try again; None = give up (unless ok)
+    final_state: str | None = None  # "gone" | "blocked" to stop at once
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttemptView:
+    webhook_id: int
+    message_id: str
+    url: str
+    state: str
+    attempt: int
+    at_us: int
+    status_code: int | None
+    error: str | None
+    duration_ms: float | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> WebhookAttemptView:
+        return cls(
+            webhook_id=r["webhook_id"],
+            message_id=r["message_id"],
+            url=r["url"],
+            state=r["state"],
+            attempt=r["attempt"],
+            at_us=r["at_us"],
+            status_code=r["status_code"],
+            error=r["error"],
+            duration_ms=r["duration_ms"],
+        )
+
+
+# provider connectors
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEventKey:
+    """One callback event to record: its de-duplication key and the provider's message ref."""
+
+    event_key: str
+    provider_ref: str
+    message_id: str | None = None  # our id, when the provider echoes it back
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEventResult:
+    event_key: str
+    message_id: str | None  # our channel message id; None when the ref is not (yet) known
+    new: bool  # False: seen before (a replay or a repeat), nothing to do
+
+
+# console reads
+
+Cursor = tuple[int, str]  # (time in microseconds, id): a keyset position
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBrief:
+    omnimessage_id: str
+    position: int
+    channel: str
+    sender: str
+    content: str | None
+    status: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> ChannelBrief:
+        return cls(
+            omnimessage_id=r["omnimessage_id"],
+            position=r["position"],
+            channel=r["channel"],
+            sender=r["sender"],
+            content=r["content"],
+            status=r["status"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OmniBrief:
+    """One omnimessage as a list row: scheduled queue and search results."""
+
+    id: str
+    to: str
+    state: str
+    priority: int
+    time_to_send_us: int | None
+    due_us: int
+    created_us: int
+    channels: tuple[ChannelBrief, ...]
+
+    @classmethod
+    def from_row(cls, r: Row, channels: tuple[ChannelBrief, ...]) -> OmniBrief:
+        tts = r["time_to_send_us"]
+        return cls(
+            id=str(r["id"]),
+            to=str(r["to_number"]),
+            state=str(r["state"]),
+            priority=int(r["priority"]),
+            time_to_send_us=None if tts is None else int(tts),
+            due_us=int(r["due_us"]),
+            created_us=int(r["created_us"]),
+            channels=channels,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxDelivery:
+    message_id: str
+    channel: str
+    delivered_us: int
+    handovers: int
+
+    @classmethod
+    def from_row(cls, r: Row) -> SandboxDelivery:
+        return cls(r["message_id"], r["channel"], r["delivered_us"], r["handovers"])
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReport:
+    id: int
+    message_id: str
+    url: str
+    state: str
+    attempts: int
+    created_us: int
+    finished_us: int | None
+    last_status: int | None
+    last_error: str | None
+    body: str
+
+    @classmethod
+    def from_row(cls, r: Row) -> WebhookReport:
+        return cls(
+            id=r["id"],
+            message_id=r["message_id"],
+            url=r["url"],
+            state=r["state"],
+            attempts=r["attempts"],
+            created_us=r["created_us"],
+            finished_us=r["finished_us"],
+            last_status=r["last_status"],
+            last_error=r["last_error"],
+            body=r["body"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    message: OmniView
+    deliveries: tuple[SandboxDelivery, ...]
+    reports: tuple[WebhookReport, ...]
+    attempts: tuple[WebhookAttemptView, ...]
+    history: tuple[EventRow, ...] = ()  # the event log of the message, oldest first

@@ -14,7 +14,7 @@ import os
 import queue
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,26 +22,21 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
-from tidings.store import engine_sql
 from tidings.store.base import Store
+from tidings.store.queries import Query, query
 from tidings.store.records import Claim
 from tidings.store.sqlite_writer import WriterThread, open_connection, resolve
-from tidings.store.tx import Row, Tx, to_sqlite
+from tidings.store.tx import Row, Script
 
 T = TypeVar("T")
 
-_CLAIM = to_sqlite(
-    "UPDATE timers SET state = 'claimed', lease_owner = $1, lease_token = $2, lease_until_us = $3"
-    " WHERE id IN ("
-    " SELECT id FROM (SELECT id FROM timers WHERE state = 'pending' AND priority = 2"
-    "  AND due_us <= $4 ORDER BY due_us LIMIT $5)"
-    " UNION ALL SELECT id FROM (SELECT id FROM timers WHERE state = 'pending' AND priority = 1"
-    "  AND due_us <= $4 ORDER BY due_us LIMIT $5)"
-    " UNION ALL SELECT id FROM (SELECT id FROM timers WHERE state = 'pending' AND priority = 0"
-    "  AND due_us <= $4 ORDER BY due_us LIMIT $5)"
-    " LIMIT $5)"
-    " RETURNING id, kind, ref, due_us, priority"
-)
+_CLAIM = query("claim_due")
+
+
+def _sql(q: Query) -> str:
+    if q.sqlite is None:
+        raise LookupError(f"query {q.name!r} has no SQLite form")
+    return q.sqlite
 
 
 def _arg(v: object) -> object:
@@ -128,18 +123,18 @@ class _SqliteTx:
     def __init__(self, conn: _Conn | _Session) -> None:
         self._conn = conn
 
-    async def fetch(self, sql: str, *args: object) -> list[Row]:
-        q, a = to_sqlite(sql), [_arg(x) for x in args]
+    async def fetch(self, query: Query, *args: object) -> list[Row]:
+        q, a = _sql(query), [_arg(x) for x in args]
         return await self._conn.run(lambda c: c.execute(q, a).fetchall())
 
-    async def execute(self, sql: str, *args: object) -> int:
-        q, a = to_sqlite(sql), [_arg(x) for x in args]
+    async def execute(self, query: Query, *args: object) -> int:
+        q, a = _sql(query), [_arg(x) for x in args]
         return await self._conn.run(lambda c: c.execute(q, a).rowcount)
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    async def executemany(self, query: Query, rows: Sequence[Sequence[object]]) -> None:
         if not rows:
             return
-        q = to_sqlite(sql)
+        q = _sql(query)
         data = _batch_args(rows)
         await self._conn.run(lambda c: c.executemany(q, data))
 
@@ -150,19 +145,19 @@ class _ThreadTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
 
-    async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return self._c.execute(to_sqlite(sql), [_arg(x) for x in args]).fetchall()
+    async def fetch(self, query: Query, *args: object) -> list[Row]:
+        return self._c.execute(_sql(query), [_arg(x) for x in args]).fetchall()
 
-    async def execute(self, sql: str, *args: object) -> int:
-        return self._c.execute(to_sqlite(sql), [_arg(x) for x in args]).rowcount
+    async def execute(self, query: Query, *args: object) -> int:
+        return self._c.execute(_sql(query), [_arg(x) for x in args]).rowcount
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    async def executemany(self, query: Query, rows: Sequence[Sequence[object]]) -> None:
         if not rows:
             return
-        self._c.executemany(to_sqlite(sql), _batch_args(rows))
+        self._c.executemany(_sql(query), _batch_args(rows))
 
 
-def _drive(script: Callable[[Tx], Coroutine[Any, Any, T]], conn: sqlite3.Connection) -> T:
+def _drive(script: Script[T], conn: sqlite3.Connection) -> T:
     """Run a transaction script to completion on this thread. The script awaits only its Tx,
     whose methods here finish without suspending, so one `send` runs it all."""
     coro = script(_ThreadTx(conn))
@@ -174,7 +169,7 @@ def _drive(script: Callable[[Tx], Coroutine[Any, Any, T]], conn: sqlite3.Connect
     raise RuntimeError("a transaction script awaited something other than its transaction")
 
 
-def _read(script: Callable[[Tx], Coroutine[Any, Any, T]], c: sqlite3.Connection) -> T:
+def _read(script: Script[T], c: sqlite3.Connection) -> T:
     c.execute("BEGIN")  # one snapshot for all the script's statements
     try:
         return _drive(script, c)
@@ -186,6 +181,7 @@ class SqliteStore(Store):
     kind = "sqlite"
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         self._writer = WriterThread(path)
         self._reader = _Conn(path, "r")
@@ -218,9 +214,7 @@ class SqliteStore(Store):
     async def read(self) -> AsyncIterator[_SqliteTx]:
         yield _SqliteTx(self._reader)
 
-    async def transact(
-        self, script: Callable[[Tx], Coroutine[Any, Any, T]], *, urgent: bool = False
-    ) -> T:
+    async def transact(self, script: Script[T], *, urgent: bool = False) -> T:
         """The whole transaction as one job of the writer thread: no other transaction waits
         while the event loop is busy between its statements."""
 
@@ -236,21 +230,22 @@ class SqliteStore(Store):
 
         return await self._writer.run(run, urgent=urgent)
 
-    async def query(self, script: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+    async def query(self, script: Script[T]) -> T:
         return await self._reader.run(functools.partial(_read, script))
 
-    async def next_due_us(self) -> int | None:
-        return await self._engine_reader.run(functools.partial(_read, engine_sql.next_due_us))
+    async def dispatch_query(self, script: Script[T]) -> T:
+        return await self._engine_reader.run(functools.partial(_read, script))
 
     async def claim_due(
         self, owner: str, lease_token: int, horizon_us: int, limit: int, lease_until_us: int
     ) -> list[Claim]:
         args = (owner, lease_token, lease_until_us, horizon_us, limit)
+        sql = _sql(_CLAIM)
 
         def claim(c: sqlite3.Connection) -> list[Any]:
             c.execute("BEGIN IMMEDIATE")
             try:
-                rows = c.execute(_CLAIM, args).fetchall()
+                rows = c.execute(sql, args).fetchall()
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
@@ -258,7 +253,7 @@ class SqliteStore(Store):
             return rows
 
         rows = await self._writer.run(claim, urgent=True)
-        return [Claim(r[0], r[1], r[2], r[3], r[4], lease_token) for r in rows]
+        return [Claim.from_row(r, lease_token) for r in rows]
 
     async def now_us(self) -> int:
         return time.time_ns() // 1000

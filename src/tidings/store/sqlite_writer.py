@@ -24,6 +24,7 @@ _Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.AbstractEventLoop, "as
 
 def open_connection(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row  # rows are read by column name
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")

@@ -96,7 +96,7 @@ class _Versions:
         while self._waiting:
             batch, self._waiting = self._waiting, {}
             try:
-                versions = await self._store.account_versions(list(batch))
+                versions = await self._store.accounts.versions(list(batch))
             except Exception as exc:
                 for futs in batch.values():
                     for f in futs:
@@ -207,7 +207,7 @@ class Authenticator:
         self, username: str, password: str, digest: bytes, address: str, attempt: Attempt
     ) -> Account | None:
         try:
-            account = await self._store.get_account(username)
+            account = await self._store.accounts.get(username)
             known = self._verified.get(username)
             if (
                 account is not None

@@ -167,7 +167,7 @@ class Guard:
         also waits while it has checks running here that could use up its free failures, so a
         burst of parallel guesses gets no more tries than a sequence."""
         keys = Keys.of(username, address, device)
-        rows = await self._store.throttle_rows(keys.all)
+        rows = await self._store.limits.throttle_rows(keys.all)
         now = self._clock()
         wait = wait_us(keys, rows, now)
         if wait:
@@ -194,10 +194,12 @@ class Guard:
         keys, s = attempt.keys, self.settings
         keyset: Sequence[str] = (keys.client, keys.address, keys.username)
         now = self._clock()
-        await self._store.throttle_update(keyset, lambda rows: after_failure(keys, rows, s, now))
+        await self._store.limits.throttle_update(
+            keyset, lambda rows: after_failure(keys, rows, s, now)
+        )
         if now - self._pruned_us > _PRUNE_EVERY_US:
             self._pruned_us = now
-            await self._store.throttle_prune(now)
+            await self._store.limits.throttle_prune(now)
 
     async def succeeded(self, attempt: Attempt) -> None:
         """Remember the pair as known (refreshed at most once a day)."""
@@ -209,4 +211,4 @@ class Guard:
         if attempt.known_until_us > until - 86400 * _US:
             return
         row = ThrottleRow(keys.known, 0, 0, until)
-        await self._store.throttle_update((keys.known,), lambda _rows: [row])
+        await self._store.limits.throttle_update((keys.known,), lambda _rows: [row])

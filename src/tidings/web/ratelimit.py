@@ -108,7 +108,7 @@ class SharedBucket:
 
     async def _reserve(self) -> None:
         rate = self._rate
-        grant = await self._store.take_tokens(
+        grant = await self._store.limits.take_tokens(
             self._account_id, chunk_size(rate), rate.per_s, rate.burst, time.time_ns() // 1000
         )
         now = self._clock()

@@ -171,7 +171,7 @@ class Console:
         if self._codec is None:
             async with self._codec_lock:
                 if self._codec is None:
-                    key = await self.ctx.engine.store.console_secret(
+                    key = await self.ctx.engine.store.console.secret(
                         "session-key", secrets.token_hex(32)
                     )
                     self._codec = SessionCodec(bytes.fromhex(key))
@@ -187,14 +187,14 @@ class Console:
         if s is None or s.token is None:
             return None
         store = self.ctx.engine.store
-        account = await store.session_account(token_hash(s.token), await store.now_us())
+        account = await store.sessions.account(token_hash(s.token), await store.now_us())
         return None if account is None else Viewer(account, s)
 
     async def _still_signed_in(self, v: Viewer) -> bool:
         if v.session.token is None:
             return False
         store = self.ctx.engine.store
-        found = await store.session_account(token_hash(v.session.token), await store.now_us())
+        found = await store.sessions.account(token_hash(v.session.token), await store.now_us())
         return found is not None and found.id == v.account.id
 
     async def save(
@@ -337,7 +337,7 @@ class Console:
         assert new.token is not None
         store = self.ctx.engine.store
         now = await store.now_us()
-        await store.create_session(token_hash(new.token), account.id, now, new.expires * 1_000_000)
+        await store.sessions.create(token_hash(new.token), account.id, now, new.expires * 1_000_000)
         response = RedirectResponse(nxt, status_code=303)
         return await self.save(request, response, new, device or Device.new(account.username))
 
@@ -347,7 +347,7 @@ class Console:
         if s is None or data is None or not csrf_ok(s, data.get("csrf")):
             return self.refused(request, await self.viewer(request))
         if s.token is not None:
-            await self.ctx.engine.store.end_session(token_hash(s.token))
+            await self.ctx.engine.store.sessions.end(token_hash(s.token))
         return await self.save(
             request, RedirectResponse("/login", status_code=303), Session.anonymous()
         )
@@ -359,7 +359,7 @@ class Console:
         if v is None:
             return self.to_login(request)
         before = _cursor_param(request, "before")
-        rows = await self.ctx.engine.store.console_inbox(
+        rows = await self.ctx.engine.store.console.inbox(
             v.account.id, before=before, limit=PAGE_SIZE + 1
         )
         more = len(rows) > PAGE_SIZE
@@ -401,7 +401,7 @@ class Console:
             end = loop.time() + LIVE_STREAM_S
             yield b"retry: 1000\n\n"
             while loop.time() < end:
-                rows = await store.console_inbox_since(
+                rows = await store.console.inbox_since(
                     account_id, max(0, since - LIVE_LOOKBACK_US), 200
                 )
                 for m in rows:
@@ -465,7 +465,7 @@ class Console:
         rows = []
         more = False
         if not errors:
-            rows = await self.ctx.engine.store.console_scheduled(
+            rows = await self.ctx.engine.store.console.scheduled(
                 v.account.id,
                 to=to,
                 channel=channel,
@@ -533,7 +533,7 @@ class Console:
         omni_id = _uuid(str(request.path_params["omnimessage_id"]))
         t = None
         if omni_id is not None:
-            t = await self.ctx.engine.store.console_timeline(v.account.id, omni_id)
+            t = await self.ctx.engine.store.console.timeline(v.account.id, omni_id)
         if t is None:
             return self.not_found(request, v, "message")
         m = t.message
@@ -647,7 +647,7 @@ class Console:
             else:
                 text, kind = q, "text"
             if kind is not None:
-                rows = await self.ctx.engine.store.console_search(
+                rows = await self.ctx.engine.store.console.search(
                     v.account.id,
                     omni_id=omni_id,
                     to=to,

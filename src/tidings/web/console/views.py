@@ -12,9 +12,14 @@ import orjson
 from tidings.core.model import PRIORITIES
 from tidings.core.render import render_text
 from tidings.core.segments import SmsSegments, sms_segments
-from tidings.store.console_sql import ChannelBrief, OmniBrief, Timeline
-from tidings.store.events_sql import EventRow
-from tidings.store.records import ChannelView, SandboxMessage
+from tidings.store.records import (
+    ChannelBrief,
+    ChannelView,
+    EventRow,
+    OmniBrief,
+    SandboxMessage,
+    Timeline,
+)
 
 CHANNEL_LABELS = {
     "sms": "SMS",

@@ -7,12 +7,13 @@ executemany (`_flush`). No transition is decided here.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from tidings.core import lifecycle
 from tidings.core.lifecycle import Chan, Omni, TimerKind, Writes
-from tidings.store import events_sql
+from tidings.store import events
+from tidings.store.port import Port
+from tidings.store.queries import query
 from tidings.store.records import (
     Claim,
     FireResult,
@@ -24,59 +25,49 @@ from tidings.store.records import (
 )
 from tidings.store.tx import Row, Tx
 
-LOAD_OMNIS = (
-    "SELECT id, account_id, to_number, state, position, dlr_url FROM omnimessages"
-    " WHERE id IN_TEXT($1) ORDER BY id FOR_UPDATE"
-)
-LOAD_CHANNELS = (
-    "SELECT id, omnimessage_id, position, channel, sender, validity_s, content, state, status,"
-    " started_us FROM channel_messages WHERE omnimessage_id IN_TEXT($1)"
-    " ORDER BY omnimessage_id, position FOR_UPDATE"
-)
-SET_OMNI = "UPDATE omnimessages SET state = $2, position = $3, updated_us = $4 WHERE id = $1"
-SET_CHANNEL = (
-    "UPDATE channel_messages SET state = $2, status = $3, err = $4, error = $5, status_us = $6,"
-    " parts_count = COALESCE($7, parts_count), part_price = COALESCE($8, part_price) WHERE id = $1"
-)
-SET_CHANNEL_STATE = "UPDATE channel_messages SET state = $2 WHERE id = $1"
-SET_CHANNEL_STARTED = "UPDATE channel_messages SET started_us = $2 WHERE id = $1"
-SET_CHANNEL_ANSWER = (
-    "UPDATE channel_messages SET connector = $2, provider_ref = $3,"
-    " parts_count = COALESCE($4, parts_count), sent_us = COALESCE($5, sent_us) WHERE id = $1"
-)
-HOLD_TIMER = (
-    "UPDATE timers SET kind = 'attempt', lease_until_us = COALESCE($2, lease_until_us)"
-    " WHERE ref = $1 AND kind IN ('send', 'attempt')"
-)
-ARM_TIMER = (
-    "UPDATE timers SET kind = $2, due_us = $3, state = 'pending', lease_owner = NULL,"
-    " lease_token = NULL, lease_until_us = NULL, attempts = attempts + $4"
-    " WHERE ref = $1 AND kind IN ('send', 'attempt')"
-)
-DROP_TIMER = "DELETE FROM timers WHERE ref = $1 AND kind IN ('send', 'attempt')"
+LOAD_OMNIS = query("load_omnis")
+LOAD_CHANNELS = query("load_channels")
+HELD_TIMERS = query("held_timers")
+OMNIS_OF_CHANNELS = query("omnimessages_of_channels")
+LOCK_TIMERS = query("lock_timers_of")
+SET_OMNI = query("set_omni")
+SET_CHANNEL = query("set_channel")
+SET_CHANNEL_STATE = query("set_channel_state")
+SET_CHANNEL_STARTED = query("set_channel_started")
+SET_CHANNEL_ANSWER = query("set_channel_answer")
+HOLD_TIMER = query("hold_timer")
+ARM_TIMER = query("arm_timer")
+DROP_TIMER = query("drop_timer")
+EXPIRED_LEASES = query("expired_leases")
+RELEASE_TIMER = query("release_timer")
+RELET_TIMER = query("relet_timer")
+
 _FOREVER_US = 2**62  # later than any lease
-HELD_TIMERS = (
-    "SELECT id, lease_token FROM timers WHERE id IN_BIGINT($1) AND state = 'claimed'"
-    " ORDER BY id FOR_UPDATE"
-)
 
 
 def _omni(r: Row) -> Omni:
-    return Omni(id=r[0], account_id=r[1], to=r[2], state=r[3], position=r[4], dlr_url=r[5])
+    return Omni(
+        id=r["id"],
+        account_id=r["account_id"],
+        to=r["to_number"],
+        state=r["state"],
+        position=r["position"],
+        dlr_url=r["dlr_url"],
+    )
 
 
 def _chan(r: Row) -> Chan:
     return Chan(
-        id=r[0],
-        omnimessage_id=r[1],
-        position=r[2],
-        channel=r[3],
-        sender=r[4],
-        validity_s=r[5],
-        content=r[6],
-        state=r[7],
-        status=r[8],
-        started_us=r[9],
+        id=r["id"],
+        omnimessage_id=r["omnimessage_id"],
+        position=r["position"],
+        channel=r["channel"],
+        sender=r["sender"],
+        validity_s=r["validity_s"],
+        content=r["content"],
+        state=r["state"],
+        status=r["status"],
+        started_us=r["started_us"],
     )
 
 
@@ -117,26 +108,27 @@ async def _flush(tx: Tx, w: Writes, lease_until_us: int | None = None) -> None:
         )
     if w.drop:
         await tx.executemany(DROP_TIMER, [(r,) for r in w.drop])
-    await events_sql.record(tx, w.changes, w.now_us, w.attempts)
+    await events.record(tx, w.changes, w.now_us, w.attempts)
 
 
 async def _load(tx: Tx, omni_ids: Sequence[str]) -> tuple[dict[str, Omni], dict[str, Chan]]:
     ids = sorted(set(omni_ids))  # a stable lock order avoids deadlocks between processes
-    omnis = {r[0]: _omni(r) for r in await tx.fetch(LOAD_OMNIS, ids)}
+    omnis = {o.id: o for o in map(_omni, await tx.fetch(LOAD_OMNIS, ids))}
     chans: dict[str, Chan] = {}
     for r in await tx.fetch(LOAD_CHANNELS, ids):
-        chans[r[0]] = _chan(r)
-        if (o := omnis.get(r[1])) is not None:
+        c = chans[r["id"]] = _chan(r)
+        if (o := omnis.get(c.omnimessage_id)) is not None:
             o.n_channels += 1
     return omnis, chans
 
 
-async def _fenced(tx: Tx, claims: Sequence[Claim]) -> list[Claim]:
+async def fenced(tx: Tx, claims: Sequence[Claim]) -> list[Claim]:
     """The claims whose lease this process still holds (a lost lease completes nothing)."""
     if not claims:
         return []
     held: set[tuple[int, int]] = {
-        (r[0], r[1]) for r in await tx.fetch(HELD_TIMERS, sorted({c.timer_id for c in claims}))
+        (r["id"], r["lease_token"])
+        for r in await tx.fetch(HELD_TIMERS, sorted({c.timer_id for c in claims}))
     }
     return [c for c in claims if (c.timer_id, c.lease_token) in held]
 
@@ -163,7 +155,7 @@ def _index(chans: dict[str, Chan]) -> dict[tuple[str, int], Chan]:
     return {(c.omnimessage_id, c.position): c for c in chans.values()}
 
 
-async def start_attempts(
+async def start(
     tx: Tx, claims: Sequence[Claim], now_us: int, lease_until_us: int | None = None
 ) -> FireResult:
     """Fire due timers: start the attempt at each message's position, or expire an attempt.
@@ -172,7 +164,7 @@ async def start_attempts(
     while it runs, so the owner's periodic extension (which skips locked rows) may have passed
     them over."""
     result = FireResult()
-    alive = await _fenced(tx, claims)
+    alive = await fenced(tx, claims)
     result.lost_lease = len(claims) - len(alive)
     omnis, chans = await _load(tx, [c.ref for c in alive])
     at = _index(chans)
@@ -196,12 +188,12 @@ async def start_attempts(
     return result
 
 
-async def finish_attempts(
+async def finish(
     tx: Tx, outcomes: Sequence[SendOutcome], now_us: int
 ) -> tuple[list[StatusChange], int]:
     """Record what each connector said. Returns the status changes and the lost-lease count."""
     jobs = [o.job for o in outcomes]
-    alive_claims = await _fenced(
+    alive_claims = await fenced(
         tx,
         [
             Claim(j.timer_id, TimerKind.ATTEMPT, j.omnimessage_id, j.due_us, 0, j.lease_token)
@@ -224,13 +216,10 @@ async def finish_attempts(
 
 async def apply_reports(tx: Tx, reports: Sequence[Report], now_us: int) -> list[StatusChange]:
     """Apply delivery reports in time order; duplicates and stale ones change nothing."""
-    rows: list[Row] = await tx.fetch(
-        "SELECT omnimessage_id FROM channel_messages WHERE id IN_TEXT($1)",
-        sorted({r.message_id for r in reports}),
-    )
-    omni_ids = sorted({r[0] for r in rows})
+    rows = await tx.fetch(OMNIS_OF_CHANNELS, sorted({r.message_id for r in reports}))
+    omni_ids = sorted({r["omnimessage_id"] for r in rows})
     # Lock order everywhere: timers (by id), then omnimessages, then channel messages.
-    await tx.fetch("SELECT id FROM timers WHERE ref IN_TEXT($1) ORDER BY id FOR_UPDATE", omni_ids)
+    await tx.fetch(LOCK_TIMERS, omni_ids)
     omnis, chans = await _load(tx, omni_ids)
     w = Writes(now_us)
     for rep in sorted(reports, key=lambda r: r.at_us):
@@ -242,14 +231,7 @@ async def apply_reports(tx: Tx, reports: Sequence[Report], now_us: int) -> list[
     return w.changes
 
 
-def group_by_token(claims: Sequence[Claim]) -> dict[int, list[Claim]]:
-    out: dict[int, list[Claim]] = defaultdict(list)
-    for c in claims:
-        out[c.lease_token].append(c)
-    return out
-
-
-async def recover_expired(
+async def recover(
     tx: Tx,
     owner: str,
     lease_token: int,
@@ -265,92 +247,61 @@ async def recover_expired(
     process died mid-send: the channel message becomes `unknown` and the timer is re-leased to
     this process, which must reconcile it with the connector (never resend blindly).
     """
-    rows = await tx.fetch(
-        "SELECT id, kind, ref, due_us, priority FROM timers WHERE state = 'claimed'"
-        " AND lease_until_us < $1 ORDER BY id LIMIT $2 FOR_UPDATE_SKIP",
-        _FOREVER_US if every_lease else now_us,
-        limit,
-    )
-    sends = [r for r in rows if r[1] == TimerKind.SEND]
-    attempts = [r for r in rows if r[1] == TimerKind.ATTEMPT]
+    rows = [
+        Claim.from_row(r, lease_token)
+        for r in await tx.fetch(EXPIRED_LEASES, _FOREVER_US if every_lease else now_us, limit)
+    ]
+    sends = [c for c in rows if c.kind == TimerKind.SEND]
+    attempts = [c for c in rows if c.kind == TimerKind.ATTEMPT]
     if sends:
-        await tx.executemany(
-            "UPDATE timers SET state = 'pending', lease_owner = NULL, lease_token = NULL,"
-            " lease_until_us = NULL WHERE id = $1",
-            [(r[0],) for r in sends],
-        )
+        await tx.executemany(RELEASE_TIMER, [(c.timer_id,) for c in sends])
     unknown: list[SendJob] = []
     if attempts:
         await tx.executemany(
-            "UPDATE timers SET lease_owner = $2, lease_token = $3, lease_until_us = $4 WHERE id = $1",
-            [(r[0], owner, lease_token, lease_until_us) for r in attempts],
+            RELET_TIMER, [(c.timer_id, owner, lease_token, lease_until_us) for c in attempts]
         )
-        omnis, chans = await _load(tx, [r[2] for r in attempts])
+        omnis, chans = await _load(tx, [c.ref for c in attempts])
         at = _index(chans)
         w = Writes(now_us)
-        for r in attempts:
-            o = omnis.get(r[2])
-            c = at.get((r[2], o.position)) if o else None
+        for claim in attempts:
+            o = omnis.get(claim.ref)
+            c = at.get((claim.ref, o.position)) if o else None
             if o is None or c is None:
                 continue
             lifecycle.on_recovered(w, o, c)
-            unknown.append(_job(r[0], lease_token, r[3], o, c, now_us))
+            unknown.append(_job(claim.timer_id, lease_token, claim.due_us, o, c, now_us))
         await _flush(tx, w)
     return RecoveryResult(len(sends), tuple(unknown))
 
 
-async def release_owned(tx: Tx, owner: str) -> int:
-    """On shutdown: give back send timers claimed but not fired."""
-    return await tx.execute(
-        "UPDATE timers SET state = 'pending', lease_owner = NULL, lease_token = NULL,"
-        " lease_until_us = NULL WHERE id IN (SELECT id FROM timers WHERE state = 'claimed'"
-        " AND lease_owner = $1 AND kind = 'send' ORDER BY id FOR_UPDATE_SKIP)",
-        owner,
-    )
+class Attempts(Port):
+    """The dispatcher's transactions over the state machine (core/lifecycle.py)."""
 
+    async def start(
+        self, claims: Sequence[Claim], now_us: int, lease_until_us: int | None = None
+    ) -> FireResult:
+        return await self._db.transact(
+            lambda tx: start(tx, claims, now_us, lease_until_us), urgent=True
+        )
 
-async def extend_leases(tx: Tx, owner: str, lease_until_us: int, tokens: Sequence[int]) -> int:
-    """Renew this process's leases taken under `tokens`, passing over rows another transaction
-    holds.
+    async def finish(
+        self, outcomes: Sequence[SendOutcome], now_us: int
+    ) -> tuple[list[StatusChange], int]:
+        return await self._db.transact(lambda tx: finish(tx, outcomes, now_us))
 
-    Only the tokens of work the process still has in hand: a claim it lost track of (a start
-    transaction or a claim whose answer never arrived, the database gone meanwhile) must run out
-    and be recovered, not be renewed for ever by the process that forgot it.
+    async def apply_reports(self, reports: Sequence[Report], now_us: int) -> list[StatusChange]:
+        return await self._db.transact(lambda tx: apply_reports(tx, reports, now_us))
 
-    Waiting for locked rows instead formed lock convoys under a burst: the extension held the
-    rows it had already locked while waiting for the next, so finishers and reports queued behind
-    it for seconds (and leases ran out meanwhile). A row skipped here is held either by this
-    process's own start transaction, which renews the lease itself (`start_attempts`), or by a
-    transaction that ends its attempt; recovery skips locked rows too, so it cannot take one
-    meanwhile."""
-    return await tx.execute(
-        "UPDATE timers SET lease_until_us = $2 WHERE id IN (SELECT id FROM timers"
-        " WHERE state = 'claimed' AND lease_owner = $1 AND lease_token IN_BIGINT($3)"
-        " ORDER BY id FOR_UPDATE_SKIP)",
-        owner,
-        lease_until_us,
-        list(tokens),
-    )
-
-
-# One index probe per priority on timers_pending_due (priority, due_us); a plain MIN over all
-# pending rows would walk the whole partial index (70 ms with 1 000 000 pending).
-NEXT_DUE_SQL = (
-    "SELECT MIN(d) FROM ("
-    " SELECT MIN(due_us) AS d FROM timers WHERE state = 'pending' AND priority = 2"
-    " UNION ALL SELECT MIN(due_us) FROM timers WHERE state = 'pending' AND priority = 1"
-    " UNION ALL SELECT MIN(due_us) FROM timers WHERE state = 'pending' AND priority = 0"
-    ") m"
-)
-
-
-async def next_due_us(tx: Tx) -> int | None:
-    rows = await tx.fetch(NEXT_DUE_SQL)
-    return rows[0][0] if rows and rows[0][0] is not None else None
-
-
-async def pending_count(tx: Tx) -> int:
-    """Timers waiting (scheduled sends and running attempts' deadlines), counted on the
-    partial index alone."""
-    rows = await tx.fetch("SELECT COUNT(*) FROM timers WHERE state = 'pending'")
-    return int(rows[0][0])
+    async def recover(
+        self,
+        owner: str,
+        lease_token: int,
+        now_us: int,
+        lease_until_us: int,
+        every_lease: bool = False,
+    ) -> RecoveryResult:
+        return await self._db.transact(
+            lambda tx: recover(
+                tx, owner, lease_token, now_us, lease_until_us, every_lease=every_lease
+            )
+        )
