@@ -183,7 +183,7 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         )
     notes.append(
         "lateness_ms is channel_messages.sent_us - time_to_send_us; the server stamps sent_us"
-        " when the fire batch starts, before its start_attempts transaction commits, so"
+        " when the fire batch starts, before its attempts.start transaction commits, so"
         " handover_lateness_ms (the sandbox connector's own receive time,"
         " sandbox_messages.delivered_us - time_to_send_us) is the truer 'handed to connector'"
         " figure; the server's histogram (tidings_lateness_seconds, clamped at 0, bucketed) is"

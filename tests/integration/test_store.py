@@ -656,7 +656,7 @@ async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_dat
 
 @pytest.mark.postgres
 async def test_report_racing_the_connector_answer_does_not_deadlock(pg_database: str) -> None:
-    """finish_attempts locks the timer, then the message; a report must take them in that order."""
+    """attempts.finish locks the timer, then the message; a report must take them in that order."""
     store = await open_store(parse_database_url(pg_database))
     try:
         t = await store.now_us()
@@ -682,7 +682,7 @@ async def test_report_racing_the_connector_answer_does_not_deadlock(pg_database:
 
 @pytest.mark.postgres
 async def test_cancel_racing_a_fire_does_not_deadlock(pg_database: str) -> None:
-    """start_attempts locks the timer, then the message; cancel must take them in that order."""
+    """attempts.start locks the timer, then the message; cancel must take them in that order."""
     store = await open_store(parse_database_url(pg_database))
     try:
         t = await store.now_us()
