@@ -9,8 +9,10 @@ import pytest
 
 from tests.integration.test_store import omni
 from tidings.store.base import Store
+from tidings.store.factory import open_store
 from tidings.store.queries import QUERIES
 from tidings.store.records import SandboxMessage
+from tidings.store.urls import parse_database_url
 
 
 def _sandbox(message_id: str, omni_id: str, at_us: int) -> SandboxMessage:
@@ -18,19 +20,21 @@ def _sandbox(message_id: str, omni_id: str, at_us: int) -> SandboxMessage:
 
 
 @pytest.mark.postgres
-async def test_unnest_forms_take_their_statements_parameter_types(store: Store) -> None:
+async def test_unnest_forms_take_their_statements_parameter_types(pg_database: str) -> None:
     """Each `name.unnest` reads one array per parameter of `name`, of the type PostgreSQL infers
     for that parameter in the one-row statement."""
-    if store.kind != "postgresql":
-        pytest.skip("PostgreSQL's set-based batches")
-    pool: Any = store._pool  # type: ignore[attr-defined]
-    async with pool.acquire() as conn:
-        for q in QUERIES.values():
-            if q.unnest is None:
-                continue
-            one = [t.name for t in (await conn.prepare(q.postgresql)).get_parameters()]
-            many = [t.name for t in (await conn.prepare(q.unnest)).get_parameters()]
-            assert many == [f"{t}[]" for t in one], q.name
+    store = await open_store(parse_database_url(pg_database))
+    try:
+        pool: Any = store._pool  # type: ignore[attr-defined]
+        async with pool.acquire() as conn:
+            for q in QUERIES.values():
+                if q.unnest is None:
+                    continue
+                one = [t.name for t in (await conn.prepare(q.postgresql)).get_parameters()]
+                many = [t.name for t in (await conn.prepare(q.unnest)).get_parameters()]
+                assert many == [f"{t}[]" for t in one], q.name
+    finally:
+        await store.close()
 
 
 async def test_a_batch_agrees_with_row_by_row(store: Store) -> None:
