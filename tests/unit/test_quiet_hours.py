@@ -109,7 +109,18 @@ def test_no_window_is_no_hold() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "21:00", "21-08", "24:00-08:00", "21:00-08:60", "21:00-21:00", "9:00-10:00", 5]
+    "text",
+    [
+        "",
+        "21:00",
+        "21-08",
+        "24:00-08:00",
+        "21:00-08:60",
+        "21:00-21:00",
+        "9:00-10:00",
+        5,
+        " 21:00-08:00",
+    ],
 )
 def test_windows_that_are_refused(text: object) -> None:
     with pytest.raises(QuietHoursInvalid):
@@ -117,7 +128,7 @@ def test_windows_that_are_refused(text: object) -> None:
 
 
 def test_window_round_trips() -> None:
-    assert str(QuietHours.parse(" 21:00-08:00 ")) == "21:00-08:00"
+    assert str(QuietHours.parse("21:00-08:00")) == "21:00-08:00"
 
 
 _ZONES = [TALLINN, NEW_YORK, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Asia/Kolkata")]

@@ -9,6 +9,7 @@ import click
 from tidings import runtime
 from tidings.cli._common import database_option, with_store
 from tidings.core.passwords import hash_password
+from tidings.core.quiet_hours import QuietHours, QuietHoursInvalid
 from tidings.core.validation_sender import sender_problem
 from tidings.store.base import Store
 
@@ -23,17 +24,40 @@ def _check_sender(sender: str | None) -> None:
         raise click.BadParameter(problem, param_hint="--sender")
 
 
+def _quiet_hours(value: str | None) -> str | None:
+    """The window as stored ('' and None pass through: clear, keep)."""
+    if not value:
+        return value
+    try:
+        return str(QuietHours.parse(value.strip()))
+    except QuietHoursInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint="--quiet-hours") from None
+
+
+_QUIET_HOURS_HELP = (
+    "Quiet hours, HH:MM-HH:MM in the recipient's local time (e.g. 21:00-08:00): messages due "
+    "inside are held to the window's end."
+)
+
+
 @accounts.command("add")
 @click.argument("username")
 @click.option("--password", help="Omit to generate a random one (printed once).")
 @click.option("--sender", default=runtime.DEFAULT_SENDER, show_default=True, help="Default sender")
 @click.option("--dlr-url", default=None, help="Default delivery-report URL")
+@click.option("--quiet-hours", default=None, help=_QUIET_HOURS_HELP)
 @database_option
 def accounts_add(
-    username: str, password: str | None, sender: str, dlr_url: str | None, database: str
+    username: str,
+    password: str | None,
+    sender: str,
+    dlr_url: str | None,
+    quiet_hours: str | None,
+    database: str,
 ) -> None:
     """Create an account."""
     _check_sender(sender)
+    window = _quiet_hours(quiet_hours)
     if not username or ":" in username or len(username) > 100:
         raise click.BadParameter("1-100 characters, no ':'", param_hint="USERNAME")
     pw = password or secrets.token_urlsafe(18)
@@ -42,8 +66,8 @@ def accounts_add(
         if await store.accounts.get(username) is not None:
             raise click.ClickException(f"account {username!r} already exists")
         acct = await runtime.create_account(store, username, pw, sender)
-        if dlr_url:
-            await store.accounts.update(username, dlr_url=dlr_url)
+        if dlr_url or window:
+            await store.accounts.update(username, dlr_url=dlr_url or None, quiet_hours=window)
         click.echo(f"created account {acct.username}")
         if password is None:
             click.echo(f"password: {pw}")
@@ -62,10 +86,13 @@ def accounts_list(database: str) -> None:
         if not rows:
             click.echo("no accounts")
             return
-        click.echo(f"{'USERNAME':<24} {'SENDER':<12} {'DLR URL':<40} SIGNING SECRET")
+        click.echo(
+            f"{'USERNAME':<24} {'SENDER':<12} {'DLR URL':<40} {'QUIET HOURS':<12} SIGNING SECRET"
+        )
         for a in rows:
             click.echo(
-                f"{a.username:<24} {a.default_sender:<12} {a.dlr_url or '-':<40} {a.signing_secret}"
+                f"{a.username:<24} {a.default_sender:<12} {a.dlr_url or '-':<40} "
+                f"{a.quiet_hours or '-':<12} {a.signing_secret}"
             )
 
     with_store(database, go)
@@ -90,13 +117,20 @@ def accounts_remove(username: str, database: str) -> None:
 @click.option("--password", default=None)
 @click.option("--sender", default=None)
 @click.option("--dlr-url", default=None, help="Default delivery-report URL ('' clears it)")
+@click.option("--quiet-hours", default=None, help=_QUIET_HOURS_HELP + " '' clears them.")
 @database_option
 def accounts_set(
-    username: str, password: str | None, sender: str | None, dlr_url: str | None, database: str
+    username: str,
+    password: str | None,
+    sender: str | None,
+    dlr_url: str | None,
+    quiet_hours: str | None,
+    database: str,
 ) -> None:
-    """Change an account's password, default sender or default DLR URL (at once, in every
-    running process)."""
+    """Change an account's password, default sender, default DLR URL or quiet hours (at once,
+    in every running process)."""
     _check_sender(sender)
+    window = _quiet_hours(quiet_hours)
 
     async def go(store: Store) -> None:
         acct = await store.accounts.update(
@@ -105,6 +139,8 @@ def accounts_set(
             default_sender=sender,
             dlr_url=dlr_url or None,
             clear_dlr_url=dlr_url == "",
+            quiet_hours=window or None,
+            clear_quiet_hours=window == "",
         )
         if acct is None:
             raise click.ClickException(f"no account {username!r}")

@@ -99,3 +99,7 @@ class OmnimessageRequest:
     text_store: str = "plaintext"
     priority: str = "regular"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Extension: the request's own quiet hours ("HH:MM-HH:MM"), when `quiet_hours_given`; else
+    # the account's apply. Given as null: none at all.
+    quiet_hours: str | None = None
+    quiet_hours_given: bool = False

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
+QUIET_HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 _US = 1_000_000
 
@@ -38,15 +39,13 @@ class QuietHours:
     @classmethod
     def parse(cls, text: str) -> QuietHours:
         """`21:00-08:00` (wraps past midnight) or `12:00-14:00`; 24-hour local times."""
-        m = _WINDOW.fullmatch(text.strip()) if isinstance(text, str) else None
+        m = _WINDOW.fullmatch(text) if isinstance(text, str) else None
         if m is None:
-            raise QuietHoursInvalid(
-                "quiet_hours must be a local time window HH:MM-HH:MM, e.g. 21:00-08:00"
-            )
+            raise QuietHoursInvalid("must be a local time window HH:MM-HH:MM, e.g. 21:00-08:00")
         start = time(int(m[1]), int(m[2]))
         end = time(int(m[3]), int(m[4]))
         if start == end:
-            raise QuietHoursInvalid("quiet_hours must start and end at different times")
+            raise QuietHoursInvalid("must start and end at different times")
         return cls(start, end)
 
     def __str__(self) -> str:

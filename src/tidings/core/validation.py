@@ -51,6 +51,8 @@ def validate_omnimessage(
         dlr_url=model.dlr_url,
         text_store=model.text_store or "plaintext",
         priority=model.priority or "regular",
+        quiet_hours=model.quiet_hours,
+        quiet_hours_given="quiet_hours" in model.model_fields_set,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from tidings.core import quiet_hours
 from tidings.core.errors import ErrorItem, RequestInvalid, invalid
 from tidings.core.model import PRIORITIES, Limits, OmnimessageRequest
 from tidings.core.validation import validate_bulk, validate_omnimessage
@@ -37,13 +38,16 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
     tts = None
     if req.time_to_send is not None:
         tts = int(req.time_to_send.timestamp() * 1_000_000)
+    due_us = now_us if tts is None else max(tts, now_us)
+    held_us = quiet_hours.release_us(due_us, req.to, _window(account, req))
     return NewOmnimessage(
         id=str(uuid.uuid4()),
         account_id=account.id,
         to=req.to,
         priority=PRIORITIES[req.priority],
         time_to_send_us=tts,
-        due_us=now_us if tts is None else max(tts, now_us),
+        due_us=held_us,
+        moved_by="quiet_hours" if held_us > due_us else None,
         dlr_url=req.dlr_url or account.dlr_url,
         text_store=req.text_store,
         created_us=now_us,
@@ -58,6 +62,12 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
             for m in req.messages
         ),
     )
+
+
+def _window(account: Account, req: OmnimessageRequest) -> quiet_hours.QuietHours | None:
+    """The request's own quiet hours when it names them (null: none), else the account's."""
+    text = req.quiet_hours if req.quiet_hours_given else account.quiet_hours
+    return quiet_hours.QuietHours.parse(text) if text else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,19 @@ async def _update(
     default_sender: str | None,
     dlr_url: str | None,
     clear_dlr_url: bool,
+    quiet_hours: str | None,
+    clear_quiet_hours: bool,
 ) -> Account | None:
-    rows = await tx.fetch(UPDATE, username, password_hash, default_sender, dlr_url, clear_dlr_url)
+    rows = await tx.fetch(
+        UPDATE,
+        username,
+        password_hash,
+        default_sender,
+        dlr_url,
+        clear_dlr_url,
+        quiet_hours,
+        clear_quiet_hours,
+    )
     if not rows:
         return None
     account = Account.from_row(rows[0])
@@ -100,9 +111,20 @@ class Accounts(Port):
         default_sender: str | None = None,
         dlr_url: str | None = None,
         clear_dlr_url: bool = False,
+        quiet_hours: str | None = None,
+        clear_quiet_hours: bool = False,
     ) -> Account | None:
         """Change the given fields; None leaves a field as it is. A new password ends every
         console session of the account."""
         return await self._db.transact(
-            lambda tx: _update(tx, username, password_hash, default_sender, dlr_url, clear_dlr_url)
+            lambda tx: _update(
+                tx,
+                username,
+                password_hash,
+                default_sender,
+                dlr_url,
+                clear_dlr_url,
+                quiet_hours,
+                clear_quiet_hours,
+            )
         )

@@ -47,6 +47,7 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
                 o.dlr_url,
                 o.text_store,
                 o.created_us,
+                o.moved_by,
             )
             for o in items
         ],

@@ -25,6 +25,7 @@ class Account:
     signing_secret: str
     created_us: int
     version: int = 1  # grows with every change of the row (password, sender, DLR URL)
+    quiet_hours: str | None = None  # "HH:MM-HH:MM" in the recipient's local time, or none
 
     @classmethod
     def from_row(cls, r: Row) -> Account:
@@ -37,6 +38,7 @@ class Account:
             signing_secret=r["signing_secret"],
             created_us=r["created_us"],
             version=r["version"],
+            quiet_hours=r["quiet_hours"],
         )
 
 
@@ -61,6 +63,7 @@ class NewOmnimessage:
     text_store: str
     created_us: int
     channels: tuple[NewChannelMessage, ...]
+    moved_by: str | None = None  # "quiet_hours" when due_us was held past the requested time
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class OmniView:
     position: int
     created_us: int
     channels: tuple[ChannelView, ...]
+    moved_by: str | None = None  # "quiet_hours": due_us was held past the requested time
 
     @classmethod
     def from_row(cls, r: Row, channels: tuple[ChannelView, ...]) -> OmniView:
@@ -130,6 +134,7 @@ class OmniView:
             position=r["position"],
             created_us=r["created_us"],
             channels=channels,
+            moved_by=r["moved_by"],
         )
 
 

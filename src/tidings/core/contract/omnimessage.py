@@ -14,7 +14,14 @@ from tidings.core.contract.channels import SMS, Telegram
 from tidings.core.contract.problems import raise_at
 from tidings.core.contract.rcs import RCS
 from tidings.core.contract.rules import Wire
-from tidings.core.contract.types import DEFAULTS, Recipient, TimeToSend, UpToLimit, Url
+from tidings.core.contract.types import (
+    DEFAULTS,
+    QuietHoursText,
+    Recipient,
+    TimeToSend,
+    UpToLimit,
+    Url,
+)
 from tidings.core.contract.viber import Viber
 from tidings.core.contract.whatsapp import WhatsApp
 from tidings.core.model import CHANNELS
@@ -109,6 +116,17 @@ class Omnimessage(Wire):
         None,
         description="When more messages are due than can be sent at once, `high` goes before "
         "`regular` (the default) before `low`.",
+    )
+
+    quiet_hours: QuietHoursText | None = Field(
+        None,
+        description="**Extension (Tidings).** A daily window of the recipient's local time, "
+        "`HH:MM-HH:MM` (`21:00-08:00` spans midnight), in which this message is not sent: due "
+        "inside it, it is held to the window's end, in the time zone of the number (from "
+        "libphonenumber's data; for a number spanning several zones, the zone whose window ends "
+        "last; a number without zone data is not held). Absent: the account's quiet hours, if "
+        "any. `null`: no quiet hours for this message, whatever the account's.",
+        examples=["21:00-08:00"],
     )
 
     __examples__ = (

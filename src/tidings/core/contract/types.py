@@ -24,6 +24,7 @@ from pydantic_core import CoreSchema, core_schema
 from tidings.core.contract.problems import invalid, url_problem
 from tidings.core.model import Limits
 from tidings.core.phone import SHAPE, normalise_msisdn
+from tidings.core.quiet_hours import QUIET_HOURS_PATTERN, QuietHours, QuietHoursInvalid
 from tidings.core.timeparse import DATE_TIME, parse_time_to_send
 from tidings.core.validation_sender import (
     RCS_SENDER_FORMS,
@@ -234,6 +235,21 @@ TimeText = Annotated[
     str, Len(1, SHORT_MAX), Checked(_time, {"pattern": TIME_PATTERN}, _TIME_BEYOND)
 ]
 TimeToSend = Annotated[datetime, _TimeToSend]
+
+
+def _quiet_hours(value: str) -> str:
+    try:
+        return str(QuietHours.parse(value))
+    except QuietHoursInvalid as exc:
+        raise invalid(str(exc), keyed=" ") from None
+
+
+QuietHoursText = Annotated[
+    str,
+    Len(1, 32),
+    Checked(_quiet_hours, {"pattern": QUIET_HOURS_PATTERN}, "two different times"),
+]
+"""A daily local-time window `HH:MM-HH:MM` (see `tidings.core.quiet_hours`)."""
 Sender = Annotated[
     str, Len(1, SHORT_MAX), Checked(_rule(sender_problem), {"pattern": SENDER_PATTERN})
 ]

@@ -21,11 +21,13 @@
 -- A new account, returned as stored.
 INSERT INTO accounts (username, password_hash, default_sender, signing_secret, created_us)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version
+RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
 
 -- get_account --
 -- One account by username.
-SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version
+SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
 FROM accounts WHERE username = $1
 
 -- account_version --
@@ -38,7 +40,8 @@ SELECT id, version FROM accounts WHERE id IN_BIGINT($1)
 
 -- list_accounts --
 -- Every account, in creation order.
-SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version
+SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
 FROM accounts ORDER BY id
 
 -- remove_account --
@@ -46,13 +49,16 @@ FROM accounts ORDER BY id
 DELETE FROM accounts WHERE username = $1 RETURNING id
 
 -- update_account --
--- Change the given fields (NULL keeps one; $5 clears the DLR URL) and bump the version.
+-- Change the given fields (NULL keeps one; $5 clears the DLR URL, $7 the quiet hours) and bump
+-- the version.
 UPDATE accounts SET password_hash = COALESCE($2, password_hash),
     default_sender = COALESCE($3, default_sender),
     dlr_url = CASE WHEN $5 THEN NULL ELSE COALESCE($4, dlr_url) END,
+    quiet_hours = CASE WHEN $7 THEN NULL ELSE COALESCE($6, quiet_hours) END,
     version = version + 1
 WHERE username = $1
-RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version
+RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
 
 
 -- ===== console sessions =====
@@ -73,7 +79,7 @@ VALUES ($1, $2, $3, $4)
 -- session_account --
 -- The account signed in with a session that still exists and has not expired.
 SELECT a.id, a.username, a.password_hash, a.default_sender, a.dlr_url, a.signing_secret,
-    a.created_us, a.version
+    a.created_us, a.version, a.quiet_hours
 FROM console_sessions s JOIN accounts a ON a.id = s.account_id
 WHERE s.token_hash = $1 AND s.expires_us > $2
 
@@ -169,8 +175,8 @@ VALUES ($1, CAST($2 AS DOUBLE PRECISION), $3, 0) ON CONFLICT (account_id) DO NOT
 -- insert_omnimessage --
 -- One accepted omnimessage, scheduled at its first channel.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us)
-VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9)
+    dlr_url, text_store, position, created_us, updated_us, moved_by)
+VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10)
 
 -- insert_channel_message --
 -- One channel message of an accepted omnimessage, at its place in the fallback chain.
@@ -185,7 +191,7 @@ INSERT INTO timers (kind, ref, due_us, priority, state) VALUES ('send', $1, $2, 
 -- get_omnimessage --
 -- One omnimessage of an account.
 SELECT id, account_id, to_number, state, priority, time_to_send_us, due_us, dlr_url, text_store,
-    position, created_us
+    position, created_us, moved_by
 FROM omnimessages WHERE id = $1 AND account_id = $2
 
 -- omnimessage_channels --

@@ -1,0 +1,114 @@
+"""Quiet hours through the front door, over a real database and a fake clock: a message due
+inside the recipient's window is stored due at the window's end — across the DST changes of
+Europe/Tallinn (+372 numbers carry Europe/Bucharest, the same EU rules) and America/New_York —
+with `moved_by`; the request's own window or `null` overrides the account's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tidings import runtime
+from tidings.engine.clock import FakeClock
+from tidings.engine.service import Engine, EngineSettings
+from tidings.store.base import Store
+from tidings.store.records import Account
+from tidings.store.urls import parse_database_url
+
+EE = "+37251234567"
+NY = "+12125551234"
+
+
+def us(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1_000_000)
+
+
+def body(to: str, **extra: Any) -> dict[str, Any]:
+    return {"to": to, "messages": [{"channel": "sms", "text": "hi"}], **extra}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(us("2026-01-15T12:00:00+00:00"))
+
+
+@pytest.fixture
+async def engine(store: Store, database_url: str, clock: FakeClock) -> AsyncIterator[Engine]:
+    settings = runtime.ServeSettings(
+        database=parse_database_url(database_url), engine=EngineSettings(dispatch_enabled=False)
+    )
+    built = runtime.build_engine(store, settings)
+    yield Engine(store, built.router, built.settings, clock=clock)
+
+
+async def account(store: Store, quiet_hours: str | None) -> Account:
+    await runtime.create_account(store, "alice", "pw", "AliceCo")
+    if quiet_hours is not None:
+        await store.accounts.update("alice", quiet_hours=quiet_hours)
+    found = await store.accounts.get("alice")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("now", "to", "due"),
+    [
+        # the night before Tallinn's spring-forward: 08:00 is at +03:00
+        ("2026-03-28T23:00:00+02:00", EE, "2026-03-29T08:00:00+03:00"),
+        # the night of its fall-back: 08:00 is at +02:00
+        ("2026-10-24T23:00:00+03:00", EE, "2026-10-25T08:00:00+02:00"),
+        ("2026-03-07T22:00:00-05:00", NY, "2026-03-08T08:00:00-04:00"),
+        ("2026-10-31T22:00:00-04:00", NY, "2026-11-01T08:00:00-05:00"),
+    ],
+)
+async def test_sent_now_inside_the_window_is_held_to_its_end_across_dst(
+    engine: Engine, store: Store, clock: FakeClock, now: str, to: str, due: str
+) -> None:
+    alice = await account(store, "21:00-08:00")
+    await clock.advance((us(now) - clock.now_us()) / 1_000_000)
+
+    record = await engine.submit(alice, body(to))
+
+    assert (record.due_us, record.moved_by) == (us(due), "quiet_hours")
+    assert record.time_to_send_us is None
+    stored = await store.timers.next_due_us()
+    assert stored == us(due)
+
+
+async def test_outside_the_window_nothing_moves(engine: Engine, store: Store) -> None:
+    alice = await account(store, "21:00-08:00")
+    record = await engine.submit(alice, body(EE))  # 14:00 in Tallinn
+    assert record.moved_by is None and record.due_us == record.created_us
+
+
+async def test_a_scheduled_time_inside_the_window_is_moved_too(
+    engine: Engine, store: Store
+) -> None:
+    alice = await account(store, "21:00-08:00")
+    record = await engine.submit(alice, body(NY, time_to_send="2026-01-16T03:00:00Z"))
+    # 22:00 in New York on the 15th: held to 08:00 EST on the 16th
+    assert record.time_to_send_us == us("2026-01-16T03:00:00+00:00")
+    assert (record.due_us, record.moved_by) == (us("2026-01-16T13:00:00+00:00"), "quiet_hours")
+
+
+async def test_the_request_overrides_the_account(
+    engine: Engine, store: Store, clock: FakeClock
+) -> None:
+    alice = await account(store, "21:00-08:00")
+    await clock.advance((us("2026-01-15T23:00:00+02:00") - clock.now_us()) / 1_000_000)
+
+    ignored = await engine.submit(alice, body(EE, quiet_hours=None))
+    own = await engine.submit(alice, body(EE, quiet_hours="22:30-23:30"))
+
+    assert ignored.moved_by is None and ignored.due_us == clock.now_us()
+    assert (own.due_us, own.moved_by) == (us("2026-01-15T23:30:00+02:00"), "quiet_hours")
+
+
+async def test_no_window_anywhere(engine: Engine, store: Store, clock: FakeClock) -> None:
+    alice = await account(store, None)
+    await clock.advance((us("2026-01-15T23:00:00+02:00") - clock.now_us()) / 1_000_000)
+    record = await engine.submit(alice, body(EE))
+    assert record.moved_by is None and record.due_us == clock.now_us()
