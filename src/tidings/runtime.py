@@ -267,6 +267,7 @@ async def serve(settings: ServeSettings) -> None:
         auth = Authenticator(store, settings.auth, engine.metrics.registry)
         ctx = ApiContext(
             engine,
+            store,
             auth,
             settings.api,
             # SQLite: one process owns the file, the buckets live here; PostgreSQL: shared.

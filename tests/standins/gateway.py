@@ -115,7 +115,7 @@ async def gateway(
 
         engine.reports.submit = record  # type: ignore[method-assign]
         app = create_app(
-            ApiContext(engine, Authenticator(store), ApiSettings()), manage_engine=False
+            ApiContext(engine, store, Authenticator(store), ApiSettings()), manage_engine=False
         )
         await engine.start()
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from tidings.engine.service import Engine
+from tidings.store.base import Store
 from tidings.store.records import Account
 from tidings.web.auth import Authenticator, TooManyAttempts
 from tidings.web.errors import too_many, unauthorized
@@ -24,7 +25,11 @@ class ApiSettings:
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
+    """What the handlers share. Writes go through the engine (its front door, cancel, callbacks);
+    pages and lists read the store's ports directly, not through the engine."""
+
     engine: Engine
+    store: Store
     auth: Authenticator
     settings: ApiSettings
     limits: RateLimiter = field(default_factory=lambda: RateLimiter(RateSettings()))

@@ -116,5 +116,5 @@ async def sandbox_messages(request: Request) -> Response:
     if limit is None:
         detail = f"limit must be a whole number from 1 to {SANDBOX_LIMIT_MAX}"
         raise error(400, INVALID, detail, "limit")
-    msgs = await ctx.engine.store.sandbox.page(account.id, to, limit)
+    msgs = await ctx.store.sandbox.page(account.id, to, limit)
     return json_response({"messages": [sandbox_message(m) for m in msgs]})

@@ -106,9 +106,7 @@ async def telegram_link(request: Request) -> Response:
     token = secrets.token_urlsafe(24)
     now = ctx.engine.clock.now_us()
     expires = now + conn.settings.link_ttl_s * 1_000_000
-    await ctx.engine.store.providers.create_telegram_link(
-        conn.name, token, e164, account.id, now, expires
-    )
+    await ctx.store.providers.create_telegram_link(conn.name, token, e164, account.id, now, expires)
     return json_response(
         {"token": token, "url": conn.link_url(token), "phone": e164, "expires_us": expires}, 201
     )

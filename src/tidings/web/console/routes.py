@@ -171,9 +171,7 @@ class Console:
         if self._codec is None:
             async with self._codec_lock:
                 if self._codec is None:
-                    key = await self.ctx.engine.store.console.secret(
-                        "session-key", secrets.token_hex(32)
-                    )
+                    key = await self.ctx.store.console.secret("session-key", secrets.token_hex(32))
                     self._codec = SessionCodec(bytes.fromhex(key))
         return self._codec
 
@@ -186,14 +184,14 @@ class Console:
         s = await self.session_of(request)
         if s is None or s.token is None:
             return None
-        store = self.ctx.engine.store
+        store = self.ctx.store
         account = await store.sessions.account(token_hash(s.token), await store.now_us())
         return None if account is None else Viewer(account, s)
 
     async def _still_signed_in(self, v: Viewer) -> bool:
         if v.session.token is None:
             return False
-        store = self.ctx.engine.store
+        store = self.ctx.store
         found = await store.sessions.account(token_hash(v.session.token), await store.now_us())
         return found is not None and found.id == v.account.id
 
@@ -335,7 +333,7 @@ class Console:
             )
         new = s.signed_in()
         assert new.token is not None
-        store = self.ctx.engine.store
+        store = self.ctx.store
         now = await store.now_us()
         await store.sessions.create(token_hash(new.token), account.id, now, new.expires * 1_000_000)
         response = RedirectResponse(nxt, status_code=303)
@@ -347,7 +345,7 @@ class Console:
         if s is None or data is None or not csrf_ok(s, data.get("csrf")):
             return self.refused(request, await self.viewer(request))
         if s.token is not None:
-            await self.ctx.engine.store.sessions.end(token_hash(s.token))
+            await self.ctx.store.sessions.end(token_hash(s.token))
         return await self.save(
             request, RedirectResponse("/login", status_code=303), Session.anonymous()
         )
@@ -359,15 +357,13 @@ class Console:
         if v is None:
             return self.to_login(request)
         before = _cursor_param(request, "before")
-        rows = await self.ctx.engine.store.console.inbox(
-            v.account.id, before=before, limit=PAGE_SIZE + 1
-        )
+        rows = await self.ctx.store.console.inbox(v.account.id, before=before, limit=PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         older = _cursor(rows[-1].delivered_us, rows[-1].message_id) if more else None
         since = rows[0].delivered_us if rows and before is None else None
         if since is None and before is None:
-            since = await self.ctx.engine.store.now_us()
+            since = await self.ctx.store.now_us()
         return self.page(
             request,
             "inbox.html",
@@ -390,8 +386,8 @@ class Console:
                 raise BadRequest("since (or Last-Event-ID) must be a time in microseconds.")
             since = given
         else:
-            since = await self.ctx.engine.store.now_us()
-        store, account_id = self.ctx.engine.store, v.account.id
+            since = await self.ctx.store.now_us()
+        store, account_id = self.ctx.store, v.account.id
         bubble_macro = self.templates.env.get_template("_bubbles.html").module
 
         async def stream() -> AsyncIterator[bytes]:
@@ -465,7 +461,7 @@ class Console:
         rows = []
         more = False
         if not errors:
-            rows = await self.ctx.engine.store.console.scheduled(
+            rows = await self.ctx.store.console.scheduled(
                 v.account.id,
                 to=to,
                 channel=channel,
@@ -497,7 +493,7 @@ class Console:
                 "cancelled": notice,
                 "problem": problem,
                 "channels": CHANNELS,
-                "now_ms": (await self.ctx.engine.store.now_us()) // 1000,
+                "now_ms": (await self.ctx.store.now_us()) // 1000,
             },
             status=status,
             viewer=v,
@@ -533,7 +529,7 @@ class Console:
         omni_id = _uuid(str(request.path_params["omnimessage_id"]))
         t = None
         if omni_id is not None:
-            t = await self.ctx.engine.store.console.timeline(v.account.id, omni_id)
+            t = await self.ctx.store.console.timeline(v.account.id, omni_id)
         if t is None:
             return self.not_found(request, v, "message")
         m = t.message
@@ -546,7 +542,7 @@ class Console:
                 "events": views.timeline_events(t),
                 "priority": {v_: k for k, v_ in PRIORITIES.items()}.get(m.priority, m.priority),
                 "just_sent": request.query_params.get("sent") == "1",
-                "now_ms": (await self.ctx.engine.store.now_us()) // 1000,
+                "now_ms": (await self.ctx.store.now_us()) // 1000,
             },
             viewer=v,
         )
@@ -647,7 +643,7 @@ class Console:
             else:
                 text, kind = q, "text"
             if kind is not None:
-                rows = await self.ctx.engine.store.console.search(
+                rows = await self.ctx.store.console.search(
                     v.account.id,
                     omni_id=omni_id,
                     to=to,
