@@ -33,7 +33,6 @@ LOCK_TIMERS = query("lock_timers_of")
 SET_OMNI = query("set_omni")
 SET_CHANNEL = query("set_channel")
 SET_CHANNEL_STATE = query("set_channel_state")
-SET_CHANNEL_STARTED = query("set_channel_started")
 SET_CHANNEL_ANSWER = query("set_channel_answer")
 HOLD_TIMER = query("hold_timer")
 ARM_TIMER = query("arm_timer")
@@ -76,24 +75,37 @@ async def _flush(tx: Tx, w: Writes, lease_until_us: int | None = None) -> None:
     the timers it holds (attempts started)."""
     if w.omnis:
         await tx.executemany(SET_OMNI, [(k, s, p, w.now_us) for k, (s, p) in w.omnis.items()])
+    # An answered message's status and the answer itself are one row write (set_channel).
+    answered = w.meta.keys() & w.chans.keys()
     if w.chans:
         await tx.executemany(
             SET_CHANNEL,
             [
-                (k, c.state, c.status, c.err, c.error, c.status_us, c.parts_count, c.part_price)
+                (
+                    k,
+                    c.state,
+                    c.status,
+                    c.err,
+                    c.error,
+                    c.status_us,
+                    c.parts_count,
+                    c.part_price,
+                    *_answer(w.meta.get(k) if k in answered else None),
+                )
                 for k, c in w.chans.items()
             ],
         )
-    if w.chan_states:
-        await tx.executemany(SET_CHANNEL_STATE, list(w.chan_states.items()))
-    if w.started:
-        await tx.executemany(SET_CHANNEL_STARTED, list(w.started.items()))
-    if w.meta:
+    if states := w.chan_states.keys() | w.started.keys():
+        await tx.executemany(
+            SET_CHANNEL_STATE, [(k, w.chan_states.get(k), w.started.get(k)) for k in states]
+        )
+    if meta_only := [k for k in w.meta if k not in answered]:
         await tx.executemany(
             SET_CHANNEL_ANSWER,
             [
                 (k, m.connector, m.provider_ref, m.parts_count, m.handed_us)
-                for k, m in w.meta.items()
+                for k in meta_only
+                for m in (w.meta[k],)
             ],
         )
     if w.hold:
@@ -109,6 +121,13 @@ async def _flush(tx: Tx, w: Writes, lease_until_us: int | None = None) -> None:
     if w.drop:
         await tx.executemany(DROP_TIMER, [(r,) for r in w.drop])
     await events.record(tx, w.changes, w.now_us, w.attempts)
+
+
+def _answer(m: lifecycle.AnswerMeta | None) -> tuple[object, ...]:
+    """set_channel's answer parameters ($9-$13): none, or the connector's answer."""
+    if m is None:
+        return (False, None, None, None, None)
+    return (True, m.connector, m.provider_ref, m.parts_count, m.handed_us)
 
 
 async def _load(tx: Tx, omni_ids: Sequence[str]) -> tuple[dict[str, Omni], dict[str, Chan]]:

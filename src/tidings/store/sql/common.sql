@@ -280,18 +280,21 @@ SELECT omnimessage_id FROM channel_messages WHERE id IN_TEXT($1)
 UPDATE omnimessages SET state = $2, position = $3, updated_us = $4 WHERE id = $1
 
 -- set_channel --
--- A channel message's new state and status.
+-- A channel message's new state and status; when $9, also the connector's answer ($10-$13: who
+-- sent it, the provider's ref, parts, when handed over), in the same row write as the status it
+-- brought (one update instead of two per answered message: measured in the burst benchmark).
 UPDATE channel_messages SET state = $2, status = $3, err = $4, error = $5, status_us = $6,
-    parts_count = COALESCE($7, parts_count), part_price = COALESCE($8, part_price)
+    part_price = COALESCE($8, part_price),
+    parts_count = CASE WHEN $9 THEN COALESCE($12, $7, parts_count) ELSE COALESCE($7, parts_count) END,
+    connector = CASE WHEN $9 THEN $10 ELSE connector END,
+    provider_ref = CASE WHEN $9 THEN $11 ELSE provider_ref END,
+    sent_us = CASE WHEN $9 THEN COALESCE($13, sent_us) ELSE sent_us END
 WHERE id = $1
 
 -- set_channel_state --
--- A channel message's new state alone.
-UPDATE channel_messages SET state = $2 WHERE id = $1
-
--- set_channel_started --
--- When a channel message's first attempt started.
-UPDATE channel_messages SET started_us = $2 WHERE id = $1
+-- A channel message's new state (NULL keeps it) and, when its first attempt starts, when ($3).
+UPDATE channel_messages SET state = COALESCE($2, state), started_us = COALESCE($3, started_us)
+WHERE id = $1
 
 -- set_channel_answer --
 -- What the connector answered: who sent it, the provider's ref, parts, when handed over.

@@ -130,25 +130,26 @@ WHERE omnimessages.id = v.id
 -- set_channel for a batch.
 -- distinct: $1
 UPDATE channel_messages SET state = v.state, status = v.status, err = v.err, error = v.error,
-    status_us = v.status_us, parts_count = COALESCE(v.parts_count, channel_messages.parts_count),
-    part_price = COALESCE(v.part_price, channel_messages.part_price)
+    status_us = v.status_us, part_price = COALESCE(v.part_price, channel_messages.part_price),
+    parts_count = CASE WHEN v.answered
+        THEN COALESCE(v.answer_parts, v.parts_count, channel_messages.parts_count)
+        ELSE COALESCE(v.parts_count, channel_messages.parts_count) END,
+    connector = CASE WHEN v.answered THEN v.connector ELSE channel_messages.connector END,
+    provider_ref = CASE WHEN v.answered THEN v.provider_ref ELSE channel_messages.provider_ref END,
+    sent_us = CASE WHEN v.answered THEN COALESCE(v.sent_us, channel_messages.sent_us)
+        ELSE channel_messages.sent_us END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[], $7::int4[],
-    $8::text[])
-    AS v(id, state, status, err, error, status_us, parts_count, part_price)
+    $8::text[], $9::bool[], $10::text[], $11::text[], $12::int4[], $13::int8[])
+    AS v(id, state, status, err, error, status_us, parts_count, part_price, answered, connector,
+        provider_ref, answer_parts, sent_us)
 WHERE channel_messages.id = v.id
 
 -- set_channel_state.unnest --
 -- set_channel_state for a batch.
 -- distinct: $1
-UPDATE channel_messages SET state = v.state
-FROM unnest($1::text[], $2::text[]) AS v(id, state)
-WHERE channel_messages.id = v.id
-
--- set_channel_started.unnest --
--- set_channel_started for a batch.
--- distinct: $1
-UPDATE channel_messages SET started_us = v.started_us
-FROM unnest($1::text[], $2::int8[]) AS v(id, started_us)
+UPDATE channel_messages SET state = COALESCE(v.state, channel_messages.state),
+    started_us = COALESCE(v.started_us, channel_messages.started_us)
+FROM unnest($1::text[], $2::text[], $3::int8[]) AS v(id, state, started_us)
 WHERE channel_messages.id = v.id
 
 -- set_channel_answer.unnest --
