@@ -92,7 +92,12 @@ async def _cancel_many(
     # Lock the timers before the messages, all at once in id order, as the dispatcher does
     # (no deadlock with a firing batch).
     await tx.fetch(LOCK_TIMERS, sorted({omni_id for _, omni_id in requests}))
-    return [await _cancel_one(tx, account_id, omni_id, now_us) for account_id, omni_id in requests]
+    results = [
+        await _cancel_one(tx, account_id, omni_id, now_us) for account_id, omni_id in requests
+    ]
+    # The whole group's statuses in one append (and one webhook enqueue), not one per cancel.
+    await events.record(tx, [c for _, changes in results for c in changes], now_us)
+    return results
 
 
 async def _cancel_one(
@@ -124,7 +129,6 @@ async def _cancel_one(
         )
         for c in chans
     ]
-    await events.record(tx, changes, now_us)
     return CancelResult.CANCELLED, changes
 
 
