@@ -91,13 +91,18 @@ async def _flush(tx: Tx, w: Writes, lease_until_us: int | None = None) -> None:
                     c.parts_count,
                     c.part_price,
                     *_answer(w.meta.get(k) if k in answered else None),
+                    w.started.get(k),
                 )
                 for k, c in w.chans.items()
             ],
         )
-    if states := w.chan_states.keys() | w.started.keys():
+    if states := w.chan_states.keys() | (w.started.keys() - w.chans.keys()):
         await tx.executemany(
-            SET_CHANNEL_STATE, [(k, w.chan_states.get(k), w.started.get(k)) for k in states]
+            SET_CHANNEL_STATE,
+            [
+                (k, w.chan_states.get(k), w.started.get(k) if k not in w.chans else None)
+                for k in states
+            ],
         )
     if meta_only := [k for k in w.meta if k not in answered]:
         await tx.executemany(

@@ -137,11 +137,12 @@ UPDATE channel_messages SET state = v.state, status = v.status, err = v.err, err
     connector = CASE WHEN v.answered THEN v.connector ELSE channel_messages.connector END,
     provider_ref = CASE WHEN v.answered THEN v.provider_ref ELSE channel_messages.provider_ref END,
     sent_us = CASE WHEN v.answered THEN COALESCE(v.sent_us, channel_messages.sent_us)
-        ELSE channel_messages.sent_us END
+        ELSE channel_messages.sent_us END,
+    started_us = COALESCE(v.started_us, channel_messages.started_us)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[], $7::int4[],
-    $8::text[], $9::bool[], $10::text[], $11::text[], $12::int4[], $13::int8[])
+    $8::text[], $9::bool[], $10::text[], $11::text[], $12::int4[], $13::int8[], $14::int8[])
     AS v(id, state, status, err, error, status_us, parts_count, part_price, answered, connector,
-        provider_ref, answer_parts, sent_us)
+        provider_ref, answer_parts, sent_us, started_us)
 WHERE channel_messages.id = v.id
 
 -- set_channel_state.unnest --
