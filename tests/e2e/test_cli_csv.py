@@ -27,7 +27,7 @@ def test_rows_are_sent_and_refusals_written_with_their_errors(
     shared_server: Server, tmp_path: Path
 ) -> None:
     server = shared_server
-    numbers = [f"+3725100{i:04d}" for i in range(5)]
+    numbers = [f"+3725399{i:04d}" for i in range(5)]
     source = write(
         tmp_path / "people.csv",
         "\ufeffto,text,channels,time_to_send,sender\n"  # a BOM, as spreadsheets write
@@ -70,7 +70,7 @@ def test_rows_are_sent_and_refusals_written_with_their_errors(
 def test_all_accepted_exits_0_and_writes_no_refused_file(
     shared_server: Server, tmp_path: Path
 ) -> None:
-    rows = "".join(f"+3725200{i:04d},n{i}\n" for i in range(2500))  # three bulk requests
+    rows = "".join(f"+3725398{i:04d},n{i}\n" for i in range(2500))  # three bulk requests
     source = write(tmp_path / "many.csv", "to,text\n" + rows)
     out = tmp_path / "elsewhere.csv"
 
