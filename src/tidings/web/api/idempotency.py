@@ -22,6 +22,9 @@ The send endpoints hand the answer to the transaction that stores the messages
 record it in a transaction of their own after acting; for cancel that window is harmless, since
 cancelling a cancelled message changes nothing and answers the same 202.
 
+The keys are the API's own record of its answers, read and written through `ctx.store`'s
+`idempotency` port; what a route does still goes through the engine.
+
 A claim still pending after `STALE_CLAIM_S` belongs to a request that died; the next repeat takes
 it over and acts (for a send, the dead request stored nothing: its answer would have been in the
 same transaction).
@@ -153,7 +156,7 @@ async def _with_key(request: Request, values: list[str], handler: Handler) -> Re
         raise error(400, INVALID, problem, HEADER)
     body = await read_raw(request, ctx.settings.max_bulk_body_bytes)
     fp = _request_fingerprint(request, body)
-    keys = ctx.engine.store.idempotency
+    keys = ctx.store.idempotency
     clock = ctx.engine.clock
     give_up_at = clock.monotonic() + ctx.settings.idempotency_wait_s
     while True:
@@ -199,7 +202,7 @@ def _claimable(row: KeyRow, now_us: int) -> bool:
 
 async def _act(request: Request, handler: Handler, claim: KeyClaim) -> Response:
     ctx: ApiContext = request.app.state.ctx
-    keys = ctx.engine.store.idempotency
+    keys = ctx.store.idempotency
     request.state.idempotency = claim
     try:
         response = await handler(request)
@@ -233,6 +236,6 @@ def _conflict(detail: str) -> ApiError:
 
 async def _release(ctx: ApiContext, claim: KeyClaim) -> None:
     try:
-        await ctx.engine.store.idempotency.release(claim.account_id, claim.key, claim.token)
+        await ctx.store.idempotency.release(claim.account_id, claim.key, claim.token)
     except Exception:  # the claim goes stale and is taken over (STALE_CLAIM_S)
         log.warning("action=idempotency_release_failed", exc_info=True)
