@@ -40,10 +40,13 @@ from tidings.store.urls import parse_database_url
 KEY = "Idempotency-Key"
 
 
+AT = (datetime.now(UTC) + timedelta(hours=2)).isoformat()  # one body, however often built
+
+
 def _sms(to: str, text: str = "hello") -> dict[str, Any]:
     return {
         "to": to,
-        "time_to_send": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "time_to_send": AT,
         "messages": [{"channel": "sms", "text": text}],
     }
 
@@ -340,10 +343,11 @@ class _PgTableLock:
 def test_two_processes_share_keys(two_pg_servers: tuple[Server, Server]) -> None:
     one, two = two_pg_servers
     to = "+37251000007"
+    body = _sms(to)
     with one.client() as a, two.client() as b:
-        first = a.post("/v1/omnimessage", json=_sms(to), headers={KEY: "pg-1"})
+        first = a.post("/v1/omnimessage", json=body, headers={KEY: "pg-1"})
         assert first.status_code == 201
-        again = b.post("/v1/omnimessage", json=_sms(to), headers={KEY: "pg-1"})
+        again = b.post("/v1/omnimessage", json=body, headers={KEY: "pg-1"})
         assert again.status_code == 201 and again.content == first.content
         assert again.headers["idempotent-replayed"] == "true"
         _error(b.post("/v1/omnimessage", json=_sms(to, "other"), headers={KEY: "pg-1"}), 422)
@@ -353,9 +357,11 @@ def test_two_processes_share_keys(two_pg_servers: tuple[Server, Server]) -> None
     to = "+37251000008"
     keys = [f"race-{i}" for i in range(20)]
 
+    bodies = {key: _sms(to, key) for key in keys}
+
     def send(server: Server, key: str) -> httpx.Response:
         with server.client() as c:
-            return c.post("/v1/omnimessage", json=_sms(to, key), headers={KEY: key}, timeout=30)
+            return c.post("/v1/omnimessage", json=bodies[key], headers={KEY: key}, timeout=30)
 
     with ThreadPoolExecutor(8) as pool:
         futures = [(pool.submit(send, one, k), pool.submit(send, two, k)) for k in keys]
