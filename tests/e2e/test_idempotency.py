@@ -72,7 +72,7 @@ def _error(r: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def test_a_repeat_gets_the_first_answer_and_acts_once(server: Server) -> None:
-    to = "+37251000001"
+    to = "+37251991001"
     body = _sms(to)
     with server.client() as c:
         first = c.post("/v1/omnimessage", json=body, headers={KEY: "send-1"})
@@ -119,11 +119,11 @@ def test_a_repeat_gets_the_first_answer_and_acts_once(server: Server) -> None:
         _error(c.delete(f"/v1/omnimessage/{uuid.uuid4()}", headers={KEY: "cancel-1"}), 422)
 
         # Bulk: replayed whole, one set of messages.
-        bulk = {"messages": [_sms("+37251000002"), {"to": "nope"}, _sms("+37251000002")]}
+        bulk = {"messages": [_sms("+37251991002"), {"to": "nope"}, _sms("+37251991002")]}
         b1 = c.post("/v1/omnimessages", json=bulk, headers={KEY: "bulk-1"})
         b2 = c.post("/v1/omnimessages", json=bulk, headers={KEY: "bulk-1"})
         assert b1.status_code == b2.status_code == 201 and b1.content == b2.content
-        assert _count(server, "+37251000002") == 2
+        assert _count(server, "+37251991002") == 2
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_a_repeat_gets_the_first_answer_and_acts_once(server: Server) -> None:
     ],
 )
 def test_bad_keys_are_400(shared_server: Server, value: bytes, says: str) -> None:
-    to = "+37251000003"
+    to = "+37251991003"
     with shared_server.client() as c:
         r = c.post("/v1/omnimessage", json=_sms(to), headers=[(KEY.encode(), value)])
         assert says in _error(r, 400)["detail"]
@@ -148,7 +148,7 @@ def test_bad_keys_are_400(shared_server: Server, value: bytes, says: str) -> Non
 
 
 def test_unauthenticated_and_server_errors_are_not_kept(server: Server) -> None:
-    to = "+37251000004"
+    to = "+37251991004"
     with httpx.Client(base_url=server.url, auth=("alice", "wrong-password"), timeout=10) as c:
         assert c.post("/v1/omnimessage", json=_sms(to), headers={KEY: "k401"}).status_code == 401
     assert _key_state(server, "k401") is None
@@ -176,7 +176,7 @@ def _sqlite_write_lock(server: Server) -> Iterator[sqlite3.Connection]:
 
 
 def test_retry_after_a_client_timeout_creates_one_message(server: Server) -> None:
-    to = "+37251000005"
+    to = "+37251991005"
     body = _sms(to)
     with server.client() as c:
         with _sqlite_write_lock(server):
@@ -257,7 +257,7 @@ def test_a_repeat_in_flight_waits_for_the_first_answer_or_gets_409(
     quick_wait_server: Server,
 ) -> None:
     server = quick_wait_server
-    to = "+37251000006"
+    to = "+37251991006"
     key, first, held = _caught_in_flight(server, to)
     conn, body = held["conn"], held["body"]
     before = _count(server, to)
@@ -342,7 +342,7 @@ class _PgTableLock:
 @pytest.mark.postgres
 def test_two_processes_share_keys(two_pg_servers: tuple[Server, Server]) -> None:
     one, two = two_pg_servers
-    to = "+37251000007"
+    to = "+37251991007"
     body = _sms(to)
     with one.client() as a, two.client() as b:
         first = a.post("/v1/omnimessage", json=body, headers={KEY: "pg-1"})
@@ -354,7 +354,7 @@ def test_two_processes_share_keys(two_pg_servers: tuple[Server, Server]) -> None
     assert _count(one, to) == 1
 
     # Concurrent first requests, one to each process, 20 keys: one message per key.
-    to = "+37251000008"
+    to = "+37251991008"
     keys = [f"race-{i}" for i in range(20)]
 
     bodies = {key: _sms(to, key) for key in keys}
@@ -381,7 +381,7 @@ def test_two_processes_retry_after_a_client_timeout_creates_one_message(
     two_pg_servers: tuple[Server, Server],
 ) -> None:
     one, two = two_pg_servers
-    to = "+37251000009"
+    to = "+37251991009"
     body = _sms(to)
     with one.client() as a, two.client() as b:
         with _PgTableLock(one.database) as lock:
