@@ -146,6 +146,9 @@ def settings_from_env(
         rates=rates,
         api=ApiSettings(
             metrics_token=os.environ.get("TIDINGS_METRICS_TOKEN", "").strip() or None,
+            idempotency_wait_s=_env_float(
+                "TIDINGS_IDEMPOTENCY_WAIT_SECONDS", ApiSettings().idempotency_wait_s
+            ),
         ),
         outbox=outbox,
         host=host,

@@ -218,3 +218,32 @@ async def test_a_claim_lost_with_a_failed_start_goes_out_once_its_lease_runs_out
     assert at >= t0 + int((lease_s - lookahead_s) * S), (at - t0) / S
     await until(lambda: not rig.dispatcher._unanswered, "the answer to be recorded")
     assert await rig.status(m) == [("sent", None, None)]
+
+
+async def test_upkeep_forgets_idempotency_keys_older_than_a_day(
+    rig_factory: Callable[..., object],
+) -> None:
+    rig: Rig = await rig_factory(settings=DispatchSettings(safety_poll_s=1.0, upkeep_s=5.0))
+    day = 24 * 3600 * S
+
+    async def key(name: str, created_us: int) -> None:
+        await rig.store.idempotency.claim(
+            1, name, "h", 1, created_us, expired_before=0, stale_before=0
+        )
+
+    async def gone(name: str) -> bool:
+        return await rig.store.idempotency.get(1, name) is None
+
+    t0 = rig.clock.now_us()
+    await key("old", t0 - day - S)
+    await key("young", t0 - day + 30 * S)
+    await rig.clock.advance(5)  # the first upkeep purges
+    await wait_until_async(lambda: gone("old"), "the expired key to be purged", 30)
+    assert not await gone("young")
+    # Once a minute: the young key, expired 30 s in, goes at the next purge, not before.
+    await rig.clock.advance(30)
+    await asyncio.sleep(0.2)
+    assert not await gone("young")
+    for _ in range(7):  # upkeeps at 40 ... 70 s: the one at 70 s is more than a minute on
+        await rig.clock.advance(5)
+    await wait_until_async(lambda: gone("young"), "the key to be purged a minute later", 30)

@@ -13,7 +13,7 @@ from tests.integration.test_store import omni
 from tidings.config import ConfigError, parse_config
 from tidings.core.passwords import DUMMY_HASH
 from tidings.engine.accepter import Accepter, AccountChanged
-from tidings.store.records import Account, NewOmnimessage, ThrottleRow
+from tidings.store.records import Account, KeyAnswer, NewOmnimessage, ThrottleRow
 from tidings.web.auth import Authenticator, AuthSettings
 from tidings.web.errors import error_response, too_many
 from tidings.web.guard import (
@@ -222,18 +222,36 @@ class FakeInsertStore:
     def __init__(self, versions: dict[int, int]) -> None:
         self.versions = versions
         self.stored: list[NewOmnimessage] = []
+        self.answers: list[KeyAnswer] = []
         self.messages = self
 
     async def insert(
-        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+        self,
+        items: Sequence[NewOmnimessage],
+        expect: Mapping[int, int] | None = None,
+        answers: Sequence[KeyAnswer] = (),
     ) -> set[int]:
         stale = {a for a, v in (expect or {}).items() if self.versions.get(a) != v}
         self.stored += [o for o in items if o.account_id not in stale]
+        self.answers += [a for a in answers if a.account_id not in stale]
         return stale
 
 
 def _omni(account_id: int) -> NewOmnimessage:
     return omni(account_id, 0)
+
+
+async def test_accept_records_idempotency_answers_only_with_their_messages() -> None:
+    store = FakeInsertStore({1: 3, 2: 1})
+    accepter = Accepter(store, lambda _due: None)  # type: ignore[arg-type]
+    kept, dropped = KeyAnswer(1, "a", 1, 201, "[]", b""), KeyAnswer(2, "b", 2, 201, "[]", b"")
+    results = await asyncio.gather(
+        accepter.add([_omni(1)], (1, 3), kept),
+        accepter.add([_omni(2)], (2, 0), dropped),  # account 2 changed: nothing stored
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], AccountChanged)
+    assert store.answers == [kept]
 
 
 async def test_accept_refuses_changed_accounts_and_keeps_the_rest() -> None:

@@ -111,15 +111,31 @@ def test_exact_success_code(path: str, method: str, code: str) -> None:
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/v1/omnimessage", "post", {"201", "400", "401", "413"}),
-        ("/v1/omnimessages", "post", {"201", "400", "401", "413"}),
-        ("/v1/omnimessage/{omnimessageId}", "delete", {"202", "401", "404"}),
+        # 409 and 422: Idempotency-Key (extension); DELETE's 400: a bad key.
+        ("/v1/omnimessage", "post", {"201", "400", "401", "409", "413", "422"}),
+        ("/v1/omnimessages", "post", {"201", "400", "401", "409", "413", "422"}),
+        ("/v1/omnimessage/{omnimessageId}", "delete", {"202", "400", "401", "404", "409", "422"}),
         ("/v1/omnimessage/{omnimessageId}/status", "get", {"200", "401", "404"}),
         ("/v1/sandbox/messages", "get", {"200", "400", "401"}),
     ],
 )
 def test_documented_codes(path: str, method: str, codes: set[str]) -> None:
     assert set(_responses(path, method)) == codes
+
+
+def test_idempotency_key_is_documented_on_every_write() -> None:
+    param = DOC["components"]["parameters"]["IdempotencyKey"]
+    assert (param["name"], param["in"], param["required"]) == ("Idempotency-Key", "header", False)
+    writes = [
+        (path, method)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method in ("post", "patch", "delete") and path.startswith("/v1/")
+    ]
+    assert len(writes) >= 3
+    for path, method in writes:
+        op = DOC["paths"][path][method]
+        assert {"$ref": "#/components/parameters/IdempotencyKey"} in op["parameters"], path
 
 
 def test_success_bodies() -> None:

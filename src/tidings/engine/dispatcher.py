@@ -5,7 +5,8 @@ Three small loops share one in-memory heap:
   full, then sleeps until the earliest pending due time, a wake-up, or the safety poll;
 - *fire*: waits on the monotonic clock for the heap's head, then fires everything due in one
   batch (one transaction to start attempts, one hand-over per connector, one to record outcomes);
-- *upkeep*: extends this process's leases, takes back expired ones, re-anchors the clock.
+- *upkeep*: extends this process's leases, takes back expired ones, re-anchors the clock,
+  and once a minute forgets Idempotency-Keys older than 24 hours.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from tidings.channels.port import Connector
 from tidings.channels.router import Router
 from tidings.core.dispatch import Outcome, SendJob, SendOutcome, StatusChange
+from tidings.core.idempotency import KEEP_US
 from tidings.engine.batching import BatchWorker
 from tidings.engine.clock import Clock
 from tidings.engine.metrics import EngineMetrics
@@ -31,6 +33,8 @@ from tidings.store.errors import log_failure
 from tidings.store.records import Claim
 
 log = logging.getLogger("tidings.engine")
+
+KEY_PURGE_S = 60.0  # how often upkeep forgets expired Idempotency-Keys (store/idempotency.py)
 
 ChangeSink = Callable[[list[StatusChange]], Awaitable[None]]
 
@@ -95,6 +99,7 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._counted_at = 0.0
+        self._purged_at = 0.0
         self._finisher: BatchWorker[SendOutcome] = BatchWorker(
             "finish", self._finish, self.settings.fire_batch
         )
@@ -434,6 +439,9 @@ class Dispatcher:
                 if self.clock.monotonic() - self._counted_at > 30:
                     self._counted_at = self.clock.monotonic()
                     self.metrics.pending.set(await self.store.timers.pending_count())
+                if self.clock.monotonic() - self._purged_at > KEY_PURGE_S:
+                    self._purged_at = self.clock.monotonic()
+                    await self.store.idempotency.purge(self.clock.now_us() - KEEP_US)
             except asyncio.CancelledError:
                 raise
             except Exception:

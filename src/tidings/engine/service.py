@@ -17,12 +17,13 @@ from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
-from tidings.engine.submit import FrontDoor, Reauthenticate
+from tidings.engine.submit import AnswerFor, FrontDoor, Reauthenticate
 from tidings.store.base import Store
 from tidings.store.group_commit import GroupCommit
 from tidings.store.records import (
     Account,
     CancelResult,
+    KeyAnswer,
     NewOmnimessage,
     OmniView,
 )
@@ -108,23 +109,41 @@ class Engine:
     # -- API operations ---------------------------------------------------------------------
 
     async def submit(
-        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+        self,
+        account: Account,
+        body: Any,
+        *,
+        reauthenticate: Reauthenticate | None = None,
+        answer: AnswerFor | None = None,
     ) -> NewOmnimessage:
         """Validate and accept one omnimessage: see `FrontDoor.submit`."""
-        return await self.front_door.submit(account, body, reauthenticate=reauthenticate)
+        return await self.front_door.submit(
+            account, body, reauthenticate=reauthenticate, answer=answer
+        )
 
     async def submit_bulk(
-        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+        self,
+        account: Account,
+        body: Any,
+        *,
+        reauthenticate: Reauthenticate | None = None,
+        answer: AnswerFor | None = None,
     ) -> list[NewOmnimessage | RequestInvalid]:
         """Validate and accept a bulk request's valid items: see `FrontDoor.submit_bulk`."""
-        return await self.front_door.submit_bulk(account, body, reauthenticate=reauthenticate)
+        return await self.front_door.submit_bulk(
+            account, body, reauthenticate=reauthenticate, answer=answer
+        )
 
     async def accept(
-        self, items: Sequence[NewOmnimessage], expect: tuple[int, int] | None = None
+        self,
+        items: Sequence[NewOmnimessage],
+        expect: tuple[int, int] | None = None,
+        answer: KeyAnswer | None = None,
     ) -> None:
         """Commit new omnimessages durably; returns once they are on disk. `expect`: (account id,
-        version) the account must still have, else `AccountChanged` and nothing is stored."""
-        await self.accepter.add(items, expect)
+        version) the account must still have, else `AccountChanged` and nothing is stored.
+        `answer`: the Idempotency-Key answer to record in the same transaction."""
+        await self.accepter.add(items, expect, answer)
         self.metrics.accepted.inc(len(items))
 
     async def cancel(self, account: Account, omni_id: str) -> CancelResult:

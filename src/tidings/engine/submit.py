@@ -21,14 +21,20 @@ from tidings.core.model import PRIORITIES, Limits, OmnimessageRequest
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.engine.accepter import AccountChanged
 from tidings.engine.clock import Clock
-from tidings.store.records import Account, NewChannelMessage, NewOmnimessage
+from tidings.store.records import Account, KeyAnswer, NewChannelMessage, NewOmnimessage
 from tidings.webhooks.guard import TargetPolicy, early_problem
 
 Reauthenticate = Callable[[], Awaitable[Account]]
 """The caller's account read again, after it changed under a request; raises when the caller's
 credentials no longer hold (the API answers 401)."""
 
-Accept = Callable[[Sequence[NewOmnimessage], "tuple[int, int] | None"], Awaitable[None]]
+Accept = Callable[
+    [Sequence[NewOmnimessage], "tuple[int, int] | None", "KeyAnswer | None"], Awaitable[None]
+]
+
+AnswerFor = Callable[[Sequence["NewOmnimessage | RequestInvalid"]], KeyAnswer]
+"""The Idempotency-Key answer a request will give for these outcomes (in the request's order),
+to be recorded in the transaction that stores them (store/idempotency.py)."""
 
 _ACCEPT_TRIES = 2
 
@@ -81,25 +87,37 @@ class FrontDoor:
         return datetime.fromtimestamp(self.clock.now_us() / 1_000_000, UTC)
 
     async def submit(
-        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+        self,
+        account: Account,
+        body: Any,
+        *,
+        reauthenticate: Reauthenticate | None = None,
+        answer: AnswerFor | None = None,
     ) -> NewOmnimessage:
         """Accept one omnimessage (a decoded JSON body); `RequestInvalid` names what is wrong.
 
         With `reauthenticate`, the account is checked in the accepting transaction to be as the
-        (possibly remembered) credential found it; see `_store`.
+        (possibly remembered) credential found it; see `_store`. With `answer`, the request's
+        Idempotency-Key answer is recorded in the same transaction.
         """
         req = validate_omnimessage(body, now=self.now(), limits=self.limits)
         if (problem := await self._dlr_problem(req, "")) is not None:
             raise RequestInvalid([problem])
-        (record,) = await self._store(account, [req], reauthenticate)
+        (record,) = await self._store(account, [req], reauthenticate, answer)
         return record
 
     async def submit_bulk(
-        self, account: Account, body: Any, *, reauthenticate: Reauthenticate | None = None
+        self,
+        account: Account,
+        body: Any,
+        *,
+        reauthenticate: Reauthenticate | None = None,
+        answer: AnswerFor | None = None,
     ) -> list[NewOmnimessage | RequestInvalid]:
         """Accept the valid items of a bulk body, in one transaction; each refused item is its
         `RequestInvalid`, in the request's order. A body that is not a bulk request at all
-        raises `RequestInvalid`."""
+        raises `RequestInvalid`. `answer`: as for `submit` (when nothing is stored, nothing
+        is recorded: the caller keeps its answer itself)."""
         items = validate_bulk(body, now=self.now(), limits=self.limits)
         checked: list[OmnimessageRequest | RequestInvalid] = []
         for i, item in enumerate(items):
@@ -109,8 +127,14 @@ class FrontDoor:
                 item = RequestInvalid([problem])
             checked.append(item)
         valid = [item for item in checked if not isinstance(item, RequestInvalid)]
+
+        def merged(records: Sequence[NewOmnimessage]) -> list[NewOmnimessage | RequestInvalid]:
+            built = iter(records)
+            return [item if isinstance(item, RequestInvalid) else next(built) for item in checked]
+
         if valid:
-            records = iter(await self._store(account, valid, reauthenticate))
+            whole = None if answer is None else (lambda recs: answer(merged(recs)))
+            records = iter(await self._store(account, valid, reauthenticate, whole))
         elif reauthenticate is not None:
             await reauthenticate()  # nothing stored, so no transaction checked the account
             records = iter([])
@@ -132,6 +156,7 @@ class FrontDoor:
         account: Account,
         reqs: Sequence[OmnimessageRequest],
         reauthenticate: Reauthenticate | None,
+        answer: AnswerFor | None = None,
     ) -> list[NewOmnimessage]:
         """Build and accept the records. With `reauthenticate`, the accepting transaction checks
         that the account still has the version it was read at; if it changed (a password change,
@@ -141,15 +166,18 @@ class FrontDoor:
             now_us = self.clock.now_us()
             return [build_record(a, req, now_us) for req in reqs]
 
+        def answer_of(records: list[NewOmnimessage]) -> KeyAnswer | None:
+            return None if answer is None else answer(records)
+
         if reauthenticate is not None:
             for _ in range(_ACCEPT_TRIES):
                 records = build(account)
                 try:
-                    await self.accept(records, (account.id, account.version))
+                    await self.accept(records, (account.id, account.version), answer_of(records))
                     return records
                 except AccountChanged:
                     account = await reauthenticate()
         # Changed again meanwhile (`reauthenticate` itself just read the version), or unchecked.
         records = build(account)
-        await self.accept(records, None)
+        await self.accept(records, None, answer_of(records))
         return records

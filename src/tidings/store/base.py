@@ -2,7 +2,7 @@
 
 Callers use a port: `store.accounts.get(...)`, `store.attempts.start(...)`, `store.console.inbox(...)`.
 Each port (accounts.py, sessions.py, limits.py, messages.py, sandbox.py, timers.py, attempts.py,
-events.py, outbox.py, providers.py, console.py) runs named statements (sql/*.sql, queries.py)
+events.py, outbox.py, providers.py, console.py, idempotency.py) runs named statements (sql/*.sql, queries.py)
 through the runner below. A backend adapter (`sqlite.py`, `postgres.py`) supplies only the
 connections and transactions, the statements it runs its own way (the claim, the accept path's
 wake-up of other processes) and the database's clock.
@@ -20,11 +20,12 @@ from tidings.store.accounts import Accounts
 from tidings.store.attempts import Attempts
 from tidings.store.console import Console
 from tidings.store.events import Events
+from tidings.store.idempotency import Idempotency
 from tidings.store.limits import Limits
 from tidings.store.messages import Messages
 from tidings.store.outbox import Outbox
 from tidings.store.providers import Providers
-from tidings.store.records import Claim, NewOmnimessage
+from tidings.store.records import Claim, KeyAnswer, NewOmnimessage
 from tidings.store.sandbox import Sandbox
 from tidings.store.sessions import Sessions
 from tidings.store.timers import Timers
@@ -48,6 +49,7 @@ class Store(ABC):
         self.outbox = Outbox(self)
         self.providers = Providers(self)
         self.console = Console(self)
+        self.idempotency = Idempotency(self)
 
     # the runner the ports use
 
@@ -88,10 +90,13 @@ class Store(ABC):
         due time (`claim_due` in sql/sqlite.sql, sql/postgresql.sql)."""
 
     async def insert_omnimessages(
-        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+        self,
+        items: Sequence[NewOmnimessage],
+        expect: Mapping[int, int] | None = None,
+        answers: Sequence[KeyAnswer] = (),
     ) -> set[int]:
         """See `Messages.insert`."""
-        return await self.transact(lambda tx: messages.insert_checked(tx, items, expect))
+        return await self.transact(lambda tx: messages.insert_checked(tx, items, expect, answers))
 
     @abstractmethod
     async def close(self) -> None: ...

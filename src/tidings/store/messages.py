@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from tidings.store import accounts, events
+from tidings.store import accounts, events, idempotency
 from tidings.store.port import Port
 from tidings.store.queries import query
 from tidings.store.records import (
     CancelResult,
     ChannelView,
+    KeyAnswer,
     NewOmnimessage,
     OmniView,
     StatusChange,
@@ -64,17 +65,24 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
 
 
 async def insert_checked(
-    tx: Tx, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None
+    tx: Tx,
+    items: Sequence[NewOmnimessage],
+    expect: Mapping[int, int] | None,
+    answers: Sequence[KeyAnswer] = (),
 ) -> set[int]:
-    """`insert`, leaving out the items of accounts whose version is no longer as expected; the
-    ids of those accounts."""
+    """`insert`, leaving out the items (and Idempotency-Key answers) of accounts whose version
+    is no longer as expected; the ids of those accounts. The answers are recorded in the same
+    transaction (`KeyLost` rolls it all back)."""
     stale: set[int] = set()
     kept = items
     if expect:
         current = await accounts.versions(tx, list(expect))
         stale = {a for a, v in expect.items() if current.get(a) != v}
-        kept = [o for o in items if o.account_id not in stale] if stale else items
+        if stale:
+            kept = [o for o in items if o.account_id not in stale]
+            answers = [a for a in answers if a.account_id not in stale]
     await insert(tx, kept)
+    await idempotency.finish_in(tx, answers)
     return stale
 
 
@@ -136,13 +144,19 @@ class Messages(Port):
     _db: Store
 
     async def insert(
-        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+        self,
+        items: Sequence[NewOmnimessage],
+        expect: Mapping[int, int] | None = None,
+        answers: Sequence[KeyAnswer] = (),
     ) -> set[int]:
         """Store omnimessages in one transaction. `expect` maps account ids to the version each
         account must still have (web/auth.py's cached credentials): the items of an account that
-        changed or is gone are left out, and such accounts' ids are returned. (The backend runs
-        it: PostgreSQL also wakes the other processes' schedulers in the same transaction.)"""
-        return await self._db.insert_omnimessages(items, expect)
+        changed or is gone are left out, and such accounts' ids are returned. `answers`: the
+        Idempotency-Key answers of the requests that sent the items, recorded in the same
+        transaction (store/idempotency.py; those of a stale account are left out too). (The
+        backend runs it: PostgreSQL also wakes the other processes' schedulers in the same
+        transaction.)"""
+        return await self._db.insert_omnimessages(items, expect, answers)
 
     async def get(self, account_id: int, omni_id: str) -> OmniView | None:
         return await self._db.query(lambda tx: get(tx, account_id, omni_id))

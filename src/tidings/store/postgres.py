@@ -19,11 +19,11 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 
-from tidings.store import messages
+from tidings.store import idempotency, messages
 from tidings.store.base import Store
 from tidings.store.errors import DatabaseUnreachable
 from tidings.store.queries import Query, query
-from tidings.store.records import Claim, NewOmnimessage
+from tidings.store.records import Claim, KeyAnswer, NewOmnimessage
 from tidings.store.tx import Row
 
 log = logging.getLogger(__name__)
@@ -249,13 +249,17 @@ class PostgresStore(Store):
         return cast(int, await self._pool.fetchval(_sql(_NOW)))
 
     async def insert_omnimessages(
-        self, items: Sequence[NewOmnimessage], expect: Mapping[int, int] | None = None
+        self,
+        items: Sequence[NewOmnimessage],
+        expect: Mapping[int, int] | None = None,
+        answers: Sequence[KeyAnswer] = (),
     ) -> set[int]:
         if not items:
             return set()
         try:
             async with self.write() as tx:
                 await messages.insert(tx, items)
+                await idempotency.finish_in(tx, answers)
                 # Delivered on commit, once per transaction: the earliest new due time. The same
                 # statement checks the callers' account versions (see Store), so the check costs
                 # no round trip of its own; a changed account (rare) rolls the batch back.
@@ -275,7 +279,8 @@ class PostgresStore(Store):
                 return set()
         except _StaleAccounts as exc:
             kept = [o for o in items if o.account_id not in exc.accounts]
-            await self.insert_omnimessages(kept)
+            kept_answers = [a for a in answers if a.account_id not in exc.accounts]
+            await self.insert_omnimessages(kept, None, kept_answers)
             return exc.accounts
 
     async def listen(self, callback: Callable[[int | None], None]) -> None:

@@ -451,3 +451,44 @@ class Timeline:
     reports: tuple[WebhookReport, ...]
     attempts: tuple[WebhookAttemptView, ...]
     history: tuple[EventRow, ...] = ()  # the event log of the message, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAnswer:
+    """The answer to keep for a claimed `Idempotency-Key`: written by the claim's holder
+    (`token`), in the transaction that acted where it can (see store/idempotency.py)."""
+
+    account_id: int
+    key: str
+    token: int
+    status: int
+    headers: str  # a JSON array of [name, value] pairs
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An `Idempotency-Key` as stored: pending (claimed, no answer yet) or done (answered)."""
+
+    request_hash: str
+    token: int
+    state: str  # 'pending' | 'done'
+    status: int | None
+    headers: str | None
+    body: bytes | None
+    created_us: int
+    claimed_us: int
+
+    @classmethod
+    def from_row(cls, r: Row) -> KeyRow:
+        body = r["body"]
+        return cls(
+            request_hash=r["request_hash"],
+            token=r["token"],
+            state=r["state"],
+            status=r["status"],
+            headers=r["headers"],
+            body=None if body is None else bytes(body),
+            created_us=r["created_us"],
+            claimed_us=r["claimed_us"],
+        )

@@ -18,6 +18,7 @@ from tidings.store.errors import STORAGE_ERRORS
 from tidings.web import errors
 from tidings.web.api import routes_messages, routes_providers
 from tidings.web.api.docs_page import docs_html
+from tidings.web.api.idempotency import idempotent
 from tidings.web.api.openapi import openapi_document
 from tidings.web.console import console_routes
 from tidings.web.context import ApiContext
@@ -71,9 +72,14 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
 
     m = routes_messages
     routes = [
-        Route("/v1/omnimessage", m.send_omnimessage, methods=["POST"]),
-        Route("/v1/omnimessages", m.send_bulk, methods=["POST"]),
-        Route("/v1/omnimessage/{omnimessage_id}", m.cancel_omnimessage, methods=["DELETE"]),
+        # idempotent(...): the route honours an Idempotency-Key (web/api/idempotency.py).
+        Route("/v1/omnimessage", idempotent(m.send_omnimessage), methods=["POST"]),
+        Route("/v1/omnimessages", idempotent(m.send_bulk), methods=["POST"]),
+        Route(
+            "/v1/omnimessage/{omnimessage_id}",
+            idempotent(m.cancel_omnimessage),
+            methods=["DELETE"],
+        ),
         Route("/v1/omnimessage/{omnimessage_id}/status", m.omnimessage_status, methods=["GET"]),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

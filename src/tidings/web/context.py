@@ -21,6 +21,9 @@ class ApiSettings:
     max_bulk_body_bytes: int = 32 * 1024 * 1024
     # When set, `/metrics` wants `Authorization: Bearer <token>`; by default it is open.
     metrics_token: str | None = None
+    # How long a repeat of an Idempotency-Key whose first request is still in flight waits for
+    # its answer before a 409 (web/api/idempotency.py).
+    idempotency_wait_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,14 @@ def client_address(request: Request) -> str:
 
 async def account_of(request: Request, *, current: bool = True) -> Account:
     """The authenticated caller, once its account's rate limit allows the request; else 401 or
-    429. `current=False`: see `Authenticator.authenticate` (the caller then checks the version)."""
+    429. `current=False`: see `Authenticator.authenticate` (the caller then checks the version).
+    Asked again within one request (the Idempotency-Key check asks first), the answer is the
+    first one, without a second rate-limit token (rechecked when it was not current)."""
+    known: tuple[Account, bool] | None = getattr(request.state, "account", None)
+    if known is not None:
+        if known[1] or not current:
+            return known[0]
+        return await recheck(request)
     ctx: ApiContext = request.app.state.ctx
     try:
         account = await ctx.auth.authenticate(
@@ -57,6 +67,7 @@ async def account_of(request: Request, *, current: bool = True) -> Account:
     if wait:
         ctx.auth.metrics.refused.labels("rate").inc()
         raise too_many(wait, "Too many requests for this account")
+    request.state.account = (account, current)
     return account
 
 
@@ -71,4 +82,5 @@ async def recheck(request: Request) -> Account:
         raise too_many(exc.retry_after_s, "Too many failed sign-ins from this client") from None
     if account is None:
         raise unauthorized()
+    request.state.account = (account, True)
     return account

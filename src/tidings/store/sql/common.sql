@@ -597,3 +597,41 @@ WHERE omnimessage_id = $1 AND account_id = $2 ORDER BY delivered_us, message_id
 SELECT id, message_id, url, state, attempts, created_us, finished_us, last_status, last_error,
     body
 FROM webhooks WHERE omnimessage_id = $1 AND account_id = $2 ORDER BY id
+
+
+-- ===== idempotency keys =====
+
+-- idempotency_claim --
+-- Claim key $2 of account $1 for a request (hash $3) under token $4 at $5: a new row, or one
+-- created before $6 (older than 24 h: the key has expired) or left pending since before $7 (its
+-- request died). The token comes back only when this call claimed the row; on PostgreSQL a
+-- conflicting row stays locked to the end of the transaction, so the read that follows
+-- (idempotency_get) sees it as it is.
+INSERT INTO idempotency_keys (account_id, key, request_hash, token, state, created_us, claimed_us)
+VALUES ($1, $2, $3, $4, 'pending', $5, $5)
+ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+    token = excluded.token, state = 'pending', status = NULL, headers = NULL, body = NULL,
+    created_us = excluded.created_us, claimed_us = excluded.claimed_us
+WHERE idempotency_keys.created_us < $6
+    OR (idempotency_keys.state = 'pending' AND idempotency_keys.claimed_us < $7)
+RETURNING token
+
+-- idempotency_get --
+-- The row of key $2 of account $1 (whatever its age: the caller judges).
+SELECT request_hash, token, state, status, headers, body, created_us, claimed_us
+FROM idempotency_keys WHERE account_id = $1 AND key = $2
+
+-- idempotency_finish --
+-- Record the answer of the request that holds the claim (token $3); no row when the claim was
+-- lost (taken over after it went stale).
+UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6
+WHERE account_id = $1 AND key = $2 AND token = $3 AND state = 'pending'
+
+-- idempotency_release --
+-- Give up a claim whose request ended without an answer worth keeping (5xx, 401, 429).
+DELETE FROM idempotency_keys
+WHERE account_id = $1 AND key = $2 AND token = $3 AND state = 'pending'
+
+-- idempotency_purge --
+-- Forget keys created before $1 (24 h ago).
+DELETE FROM idempotency_keys WHERE created_us < $1

@@ -24,13 +24,15 @@ def is_json_media_type(content_type: str | None) -> bool:
     return (content_type or "").partition(";")[0].strip().lower() == JSON_MEDIA_TYPE
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    if not is_json_media_type(request.headers.get("content-type")):
-        raise error(
-            415,
-            INVALID,
-            "The request body must be JSON, sent with Content-Type: application/json",
-        )
+async def read_raw(request: Request, max_bytes: int) -> bytes:
+    """The body's bytes, at most `max_bytes` (else 413). Read once per request: a later call
+    (the route's own, after the Idempotency-Key check read it) gets the same bytes, checked
+    against its own limit."""
+    kept: bytes | None = getattr(request.state, "raw_body", None)
+    if kept is not None:
+        if len(kept) > max_bytes:
+            raise _too_large(max_bytes)
+        return kept
     declared = parse_int(request.headers.get("content-length"), 0)
     if declared is not None and declared > max_bytes:
         raise _too_large(max_bytes)
@@ -42,6 +44,18 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             raise _too_large(max_bytes)
         chunks.append(chunk)
     raw = b"".join(chunks)
+    request.state.raw_body = raw
+    return raw
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    if not is_json_media_type(request.headers.get("content-type")):
+        raise error(
+            415,
+            INVALID,
+            "The request body must be JSON, sent with Content-Type: application/json",
+        )
+    raw = await read_raw(request, max_bytes)
     if not raw.strip():
         raise error(400, INVALID, "The request body is empty; a JSON object is required")
     return loads_strict(raw)

@@ -193,7 +193,10 @@ def _operation_html(
     ]
     if op.get("security") == []:
         out.append("<p class='muted'>No authentication.</p>")
-    params = [*shared_params, *op.get("parameters", [])]
+    params = [
+        doc["components"]["parameters"][_schema_name(p["$ref"])] if "$ref" in p else p
+        for p in [*shared_params, *op.get("parameters", [])]
+    ]
     if params:
         rows = "".join(
             f"<tr><td class='name'>{html.escape(str(p['name']))}</td>"

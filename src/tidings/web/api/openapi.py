@@ -102,6 +102,19 @@ def _error_responses() -> dict[str, Any]:
         "NotFound": _response(
             "No such omnimessage, or it belongs to another account (`Not found` 101).", schema
         ),
+        "IdempotencyInProgress": _response(
+            "Tidings extension. The first request with this `Idempotency-Key` is still in "
+            f"progress and did not answer within {_API.idempotency_wait_s:g} s (server "
+            "setting): nothing was done; retry with the same key (`Retry-After: 1`). "
+            "`Invalid data` 105, `source` `Idempotency-Key`.",
+            schema,
+        ),
+        "IdempotencyMismatch": _response(
+            "Tidings extension. This `Idempotency-Key` was used (within 24 h) for another "
+            "request: another method, path, query or body. `Invalid data` 105, `source` "
+            "`Idempotency-Key`.",
+            schema,
+        ),
         "PayloadTooLarge": _response(
             "The body is larger than the server's limit (`Invalid data` 105): "
             f"{_API.max_body_bytes} bytes for a single send, {_API.max_bulk_body_bytes} for "
@@ -112,6 +125,30 @@ def _error_responses() -> dict[str, Any]:
 
 
 # -- paths ---------------------------------------------------------------------------------------
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Tidings extension (the official clients never send it). A key of 1 to 255 "
+    "printable ASCII characters, unique per request, chosen by the client (a UUID will do). "
+    "A repeat with the same key and the same request (method, path, query, body as JSON) "
+    "within 24 h gets the first answer again (status, body and headers, plus "
+    "`Idempotent-Replayed: true`) without acting again; if the first is still in progress, "
+    "the repeat waits for its answer (409 after the server's wait limit). Keys are per "
+    "account. A 5xx, 401 or 429 is not kept: a retry after one acts. A bad key is a 400 with "
+    "`source` `Idempotency-Key`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+_IDEMPOTENT = [{"$ref": "#/components/parameters/IdempotencyKey"}]
+
+
+def _idempotent_responses() -> dict[str, Any]:
+    return {
+        "409": _response_ref("IdempotencyInProgress"),
+        "422": _response_ref("IdempotencyMismatch"),
+    }
+
 
 _OMNI_ID = {
     "name": "omnimessageId",
@@ -147,6 +184,7 @@ def _paths() -> dict[str, Any]:
                 "(exactly: the official clients treat any other 2xx as an empty answer). "
                 "Sent now, or at `time_to_send`; channels are tried in order until one "
                 "delivers.",
+                "parameters": _IDEMPOTENT,
                 "requestBody": {"required": True, "content": _json(_ref("Omnimessage"))},
                 "responses": {
                     "201": {
@@ -158,6 +196,7 @@ def _paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                     "401": err("Unauthorized"),
                     "413": err("PayloadTooLarge"),
+                    **_idempotent_responses(),
                 },
             }
         },
@@ -170,6 +209,7 @@ def _paths() -> dict[str, Any]:
                 "envelope (not an object, `messages` missing, empty or too long) is 400; "
                 "otherwise each item is validated on its own and the answer is **201** with "
                 "one result per item, a success or an error object.",
+                "parameters": _IDEMPOTENT,
                 "requestBody": {"required": True, "content": _json(_ref("BulkOmnimessage"))},
                 "responses": {
                     "201": _response(
@@ -178,6 +218,7 @@ def _paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                     "401": err("Unauthorized"),
                     "413": err("PayloadTooLarge"),
+                    **_idempotent_responses(),
                 },
             }
         },
@@ -192,16 +233,22 @@ def _paths() -> dict[str, Any]:
                 "again and changes nothing (safe to retry). A message that has started "
                 "sending, does not exist or belongs to another account: 404. After cancel, "
                 'the status shows every channel as `"DELETED"`.',
+                "parameters": _IDEMPOTENT,
                 "responses": {
                     "202": {
                         **_response("Cancelled (or already cancelled).", _ref("EmptyObject")),
                         "links": {"GetStatus": _link("retrieveDeliveryReport", _CANCELLED_ID)},
                     },
                     "401": err("Unauthorized"),
+                    "400": _response(
+                        "A bad `Idempotency-Key` (`Invalid data` 105, `source` `Idempotency-Key`).",
+                        _ref("ErrorOmnichannel"),
+                    ),
                     "404": _response(
                         "Already sent, or no such omnimessage (`Not found` 101).",
                         _ref("ErrorOmnichannel"),
                     ),
+                    **_idempotent_responses(),
                 },
             },
         },
@@ -391,6 +438,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "schemas": schemas,
+            "parameters": {"IdempotencyKey": _IDEMPOTENCY_KEY},
             "responses": _error_responses(),
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,8 +16,9 @@ from tidings.core.contract.responses import (
 from tidings.core.errors import INVALID, RequestInvalid, errors_body
 from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
-from tidings.store.records import CancelResult
+from tidings.store.records import CancelResult, NewOmnimessage
 from tidings.web.api.body import read_json
+from tidings.web.api.idempotency import answer_for
 from tidings.web.api.serialize import sandbox_message, send_result, status_body
 from tidings.web.context import ApiContext, account_of, recheck
 from tidings.web.errors import ApiError, error, not_found
@@ -51,16 +53,36 @@ async def _body(request: Request, max_bytes: int) -> object:
         raise
 
 
+def _sent(outcomes: Sequence[NewOmnimessage | RequestInvalid]) -> Response:
+    (record,) = outcomes
+    assert not isinstance(record, RequestInvalid)
+    return json_response(send_result(record), 201)
+
+
+def _sent_bulk(items: Sequence[NewOmnimessage | RequestInvalid]) -> Response:
+    out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = [
+        errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(item)
+        for item in items
+    ]
+    body: BulkOmniMessageCreateSuccessResponse = {"messages": out}
+    return json_response(body, 201)
+
+
 async def send_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request, current=False)
     data = await _body(request, ctx.settings.max_body_bytes)
     try:
-        record = await ctx.engine.submit(account, data, reauthenticate=lambda: recheck(request))
+        record = await ctx.engine.submit(
+            account,
+            data,
+            reauthenticate=lambda: recheck(request),
+            answer=answer_for(request, _sent),
+        )
     except RequestInvalid:
         await recheck(request)  # no answer about the body to a caller whose account changed
         raise
-    return json_response(send_result(record), 201)
+    return _sent([record])
 
 
 async def send_bulk(request: Request) -> Response:
@@ -68,16 +90,16 @@ async def send_bulk(request: Request) -> Response:
     account = await account_of(request, current=False)
     data = await _body(request, ctx.settings.max_bulk_body_bytes)
     try:
-        items = await ctx.engine.submit_bulk(account, data, reauthenticate=lambda: recheck(request))
+        items = await ctx.engine.submit_bulk(
+            account,
+            data,
+            reauthenticate=lambda: recheck(request),
+            answer=answer_for(request, _sent_bulk),
+        )
     except RequestInvalid:
         await recheck(request)
         raise
-    out: list[OmniMessageCreateSuccessResponse | ErrorOmnichannel] = [
-        errors_body(item.errors) if isinstance(item, RequestInvalid) else send_result(item)
-        for item in items
-    ]
-    body: BulkOmniMessageCreateSuccessResponse = {"messages": out}
-    return json_response(body, 201)
+    return _sent_bulk(items)
 
 
 async def cancel_omnimessage(request: Request) -> Response:
