@@ -27,7 +27,7 @@ from tidings.store.records import (
     NewOmnimessage,
     OmniView,
 )
-from tidings.store.schedule import BatchResult, Inspected, ListItem, ListQuery
+from tidings.store.schedule import BatchResult
 from tidings.webhooks.guard import TargetPolicy
 
 
@@ -141,12 +141,6 @@ class Engine:
 
     # -- the scheduling extensions (issue 12) ---------------------------------------------------
 
-    async def list_page(self, q: ListQuery) -> list[ListItem]:
-        return await self.store.schedule.page(q)
-
-    async def inspect(self, account: Account, omni_id: str) -> Inspected | None:
-        return await self.store.schedule.inspect(account.id, omni_id)
-
     async def reschedule(
         self, account: Account, omni_id: str, body: Any
     ) -> tuple[str, int, int] | None:
@@ -176,9 +170,6 @@ class Engine:
         result = await self.store.schedule.cancel_batch(account.id, batch)
         await self._after_batch(result)
         return result.changed
-
-    async def batch_counts(self, account: Account, batch: str) -> dict[str, int]:
-        return await self.store.schedule.batch_counts(account.id, batch)
 
     async def _after_batch(self, result: BatchResult) -> None:
         if result.changes:

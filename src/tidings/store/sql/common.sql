@@ -277,8 +277,9 @@ WHERE omnimessage_id IN_TEXT($1) ORDER BY omnimessage_id, position
 
 -- reschedule_omnimessage --
 -- Move an omnimessage still waiting (in one of the states $6) to the due time $3 (requested
--- time $4): this one conditional update decides the move against the dispatcher's start.
-UPDATE omnimessages SET due_us = $3, time_to_send_us = $4, updated_us = $5
+-- time $4): this one conditional update decides the move against the dispatcher's start. The
+-- new time is taken as given, so a hold by quiet hours (moved_by) no longer applies.
+UPDATE omnimessages SET due_us = $3, time_to_send_us = $4, updated_us = $5, moved_by = NULL
 WHERE id = $1 AND account_id = $2 AND state IN_TEXT($6)
 RETURNING state
 

@@ -141,7 +141,7 @@ async def list_omnimessages(request: Request) -> Response:
         batch=_batch_tag(_param(request, "batch"), "batch"),
         limit=limit + 1,  # one more tells whether there is a next page
     )
-    items = await ctx.engine.list_page(q)
+    items = await ctx.store.schedule.page(q)
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
@@ -155,7 +155,7 @@ async def list_omnimessages(request: Request) -> Response:
 async def inspect_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request)
-    found = await ctx.engine.inspect(account, _omni_id(request))
+    found = await ctx.store.schedule.inspect(account.id, _omni_id(request))
     if found is None:
         raise not_found()
     return json_response(detail_body(found), 200)
@@ -222,7 +222,7 @@ async def batch_counts(request: Request) -> Response:
     ctx = _ctx(request)
     account = await account_of(request)
     tag = _tag(request)
-    stored = await ctx.engine.batch_counts(account, tag)
+    stored = await ctx.store.schedule.batch_counts(account.id, tag)
     if not stored:
         raise not_found("No message with this batch tag")
     counts = dict.fromkeys(LIST_STATES, 0)

@@ -42,7 +42,7 @@ async def page(c: Console, request: Request) -> Response:
     error = None
     if tag and not BATCH_FORM.fullmatch(tag):
         error = f"A batch tag {BATCH_DETAIL}."
-    found = {} if error else await c.ctx.engine.store.console.batches(v.account.id, tag or None)
+    found = {} if error else await c.ctx.store.console.batches(v.account.id, tag or None)
     rows = [
         (name, [counts.get(state, 0) for state, _ in COLUMNS], sum(counts.values()))
         for name, counts in found.items()
