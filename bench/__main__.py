@@ -20,7 +20,7 @@ import orjson
 
 from bench.harness import BACKENDS, log
 
-BENCHMARKS = ("lateness", "burst", "accept", "pending", "cancel")
+BENCHMARKS = ("lateness", "burst", "accept", "pending", "cancel", "list", "batch_cancel")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

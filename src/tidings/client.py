@@ -162,6 +162,32 @@ class TidingsClient:
             params["to"] = to
         return self._call("GET", "/v1/sandbox/messages", params=params, expect=200)
 
+    # --- the scheduling extensions (Tidings only) ---------------------------------------------
+
+    def list_messages(self, params: dict[str, str]) -> dict[str, Any]:
+        """GET /v1/omnimessages (state, to, batch, due_from, due_until, limit, cursor); answers
+        `{"items":[...],"next_cursor"}`."""
+        return self._call("GET", "/v1/omnimessages", params=params, expect=200)
+
+    def inspect(self, omnimessage_id: str) -> dict[str, Any]:
+        """GET /v1/omnimessage/{id}: the whole message, with its history."""
+        return self._call("GET", f"/v1/omnimessage/{_path_id(omnimessage_id)}", expect=200)
+
+    def reschedule(self, omnimessage_id: str, time_to_send: str) -> dict[str, Any]:
+        """PATCH /v1/omnimessage/{id} with a new `time_to_send` (404 once sending started)."""
+        path = f"/v1/omnimessage/{_path_id(omnimessage_id)}"
+        return self._call("PATCH", path, json_body={"time_to_send": time_to_send}, expect=200)
+
+    def batch(self, tag: str, action: str, skip_missed: bool = False) -> dict[str, Any]:
+        """POST /v1/batches/{tag}/{pause|resume|cancel}; answers `{"batch","changed"}`."""
+        params = {"skip_missed": "true"} if skip_missed else None
+        path = f"/v1/batches/{quote(tag, safe='') or '-'}/{action}"
+        return self._call("POST", path, json_body={}, params=params, expect=200)
+
+    def batch_counts(self, tag: str) -> dict[str, Any]:
+        """GET /v1/batches/{tag}; answers `{"batch","total","counts":{state: n}}`."""
+        return self._call("GET", f"/v1/batches/{quote(tag, safe='') or '-'}", expect=200)
+
     # --- plumbing --------------------------------------------------------------------------
 
     def _call(

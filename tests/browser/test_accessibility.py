@@ -130,6 +130,16 @@ def seeded(console_server: Server) -> dict[str, str]:
         f"{console_server.url}/v1/omnimessage/{cancelled}", auth=console_server.auth, timeout=10
     )
     assert r.status_code == 202
+    for _ in range(2):  # a batch for the Batches page
+        api_send(
+            console_server,
+            {
+                "to": "+3725557004",
+                "batch": "spring-sale",
+                "time_to_send": _in_an_hour(),
+                "messages": [{"channel": "sms", "text": "Spring sale"}],
+            },
+        )
     deadline = time.monotonic() + 15
     while True:  # wait until the inbox holds everything and the fallback has run its course
         st = httpx.get(
@@ -232,6 +242,11 @@ SIGNED_IN_PAGES: dict[str, Visit] = {
     "search-results": _search_results,
     "search-nothing": _go("/search?q=no-such-thing-anywhere"),
     "form-refused": _form_refused,
+    "batches": _go("/batches"),
+    "batches-one": _go("/batches?tag=spring-sale"),
+    "batches-none": _go("/batches?tag=no-such-batch"),
+    "batches-bad-tag": _go("/batches?tag=not%20a%20tag"),
+    "batches-done-notice": _go("/batches?done=pause&n=2&batch=spring-sale"),
 }
 
 

@@ -308,3 +308,53 @@ def test_keyboard_and_labels(console: Console) -> None:
     assert console.page.evaluate("document.activeElement.textContent") == "Inbox"
     outline = console.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # a visible focus ring
+
+
+def test_batches_page_pause_resume_cancel(console: Console, console_server: Server) -> None:
+    tag = f"b-{uuid.uuid4().hex[:8]}"
+    ids = [
+        api_send(
+            console_server,
+            {
+                "to": "+3725552101",
+                "batch": tag,
+                "time_to_send": in_an_hour(),
+                "messages": [{"channel": "sms", "text": f"batch {i}"}],
+            },
+        )
+        for i in range(3)
+    ]
+    console.sign_in()
+    console.go(f"/batches?tag={tag}")
+    row = console.page.get_by_role("row", name=re.compile(tag))
+    cells = row.get_by_role("cell").all_inner_texts()
+    assert cells[:1] == ["3"]  # scheduled
+    row.get_by_role("button", name=re.compile("^Pause")).click()
+    console.page.wait_for_url(re.compile(r"/batches\?done=pause"))
+    assert f"Paused 3 scheduled messages of {tag}" in console.page.locator(".alert-ok").inner_text()
+    console.go(f"/batches?tag={tag}")
+    cells = (
+        console.page.get_by_role("row", name=re.compile(tag)).get_by_role("cell").all_inner_texts()
+    )
+    assert cells[:2] == ["0", "3"]  # scheduled, paused
+    console.shot("20-batches-paused")
+
+    row = console.page.get_by_role("row", name=re.compile(tag))
+    row.get_by_role("button", name=re.compile("^Resume batch")).click()
+    console.page.wait_for_url(re.compile(r"/batches\?done=resume"))
+    console.go(f"/batches?tag={tag}")
+    row = console.page.get_by_role("row", name=re.compile(tag))
+    row.get_by_role("button", name=re.compile("^Cancel")).click()
+    console.page.wait_for_url(re.compile(r"/batches\?done=cancel"))
+    assert (
+        f"Cancelled 3 waiting messages of {tag}" in console.page.locator(".alert-ok").inner_text()
+    )
+    st = httpx.get(
+        f"{console_server.url}/v1/omnimessage/{ids[0]}/status", auth=console_server.auth, timeout=10
+    ).json()
+    assert [s["status"] for s in st["statuses"]] == ["DELETED"]
+
+    # The timeline shows the pause and the resume.
+    console.go(f"/messages/{ids[0]}")
+    timeline = console.page.locator("#timeline").inner_text()
+    assert "Paused" in timeline and "Resumed" in timeline

@@ -439,9 +439,11 @@ def test_unknown_path_is_404(c: httpx.Client, path: str) -> None:
         ("GET", "/v1/omnimessage"),
         ("PUT", "/v1/omnimessage"),
         ("DELETE", "/v1/omnimessages"),
-        ("GET", "/v1/omnimessages"),
+        ("PUT", "/v1/omnimessages"),  # GET lists (an extension)
         ("POST", "/v1/omnimessage/3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
-        ("PATCH", "/v1/omnimessage/3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+        ("PUT", "/v1/omnimessage/3f2504e0-4f89-41d3-9a0c-0305e82c3301"),  # PATCH reschedules
+        ("GET", "/v1/batches/spring/pause"),
+        ("DELETE", "/v1/batches/spring"),
         ("POST", "/v1/omnimessage/3f2504e0-4f89-41d3-9a0c-0305e82c3301/status"),
         ("DELETE", "/v1/omnimessage/3f2504e0-4f89-41d3-9a0c-0305e82c3301/status"),
     ],

@@ -5,16 +5,22 @@ import pytest
 from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
 from tidings.core.lifecycle import (
     Chan,
+    Control,
     Omni,
     TimerKind,
+    TimerState,
     Writes,
+    allowed_from,
     on_answer,
     on_cancel,
+    on_control,
     on_deadline,
     on_fire_send,
     on_recovered,
     on_report,
+    on_resume,
     state_after_report,
+    timer_state_for,
 )
 from tidings.core.model import ChannelState, OmniState
 
@@ -244,11 +250,11 @@ def test_recovery_marks_only_a_sending_channel_unknown(state: str) -> None:
 
 
 @pytest.mark.parametrize("omni_state", [s.value for s in OmniState])
-def test_cancel_only_while_scheduled(omni_state: str) -> None:
+def test_cancel_only_while_waiting(omni_state: str) -> None:
     w, o = Writes(NOW), _omni(omni_state)
     chans = [_chan("pending"), Chan("m2", "o1", 1, "sms", "Tidings", 60, "{}", "pending", None)]
     ok = on_cancel(w, o, chans)
-    assert ok == (omni_state == "scheduled")
+    assert ok == (omni_state in ("scheduled", "paused"))
     if ok:
         assert o.state == "cancelled" and w.drop == {"o1"}
         assert [(ch.message_id, ch.status) for ch in w.changes] == [
@@ -268,3 +274,56 @@ def test_cancel_against_start_whichever_comes_first_wins() -> None:
     w, o, c = Writes(NOW), _omni("scheduled"), _chan("pending", started=None)
     assert on_cancel(w, o, [c])
     assert not on_fire_send(w, o, c) and c.state == "cancelled"
+
+
+# -- scheduling requests: reschedule, pause, resume, cancel (issue 12) ----------------------
+
+_WAITING = {"scheduled", "paused"}
+
+
+@pytest.mark.parametrize("omni_state", [s.value for s in OmniState])
+@pytest.mark.parametrize(
+    ("action", "allowed", "after"),
+    [
+        (Control.CANCEL, _WAITING, "cancelled"),
+        (Control.RESCHEDULE, _WAITING, None),  # None: the state is kept
+        (Control.PAUSE, {"scheduled"}, "paused"),
+        (Control.RESUME, {"paused"}, "scheduled"),
+    ],
+)
+def test_control_table(
+    omni_state: str, action: Control, allowed: set[str], after: str | None
+) -> None:
+    got = on_control(omni_state, action)
+    if omni_state in allowed:
+        assert got == (omni_state if after is None else after)
+    else:
+        assert got is None  # already sending or final: 404 / not counted
+    assert allowed_from(action) == sorted(allowed)
+
+
+@pytest.mark.parametrize(
+    ("state", "timer"), [("scheduled", TimerState.PENDING), ("paused", TimerState.PAUSED)]
+)
+def test_a_paused_message_timer_never_fires(state: str, timer: TimerState) -> None:
+    assert timer_state_for(state) == timer
+
+
+@pytest.mark.parametrize(
+    ("due", "skip_missed", "expected"),
+    [
+        (NOW - S, False, "scheduled"),  # its time passed while paused: sends at once
+        (NOW - S, True, "cancelled"),
+        (NOW, True, "cancelled"),  # due exactly now counts as missed
+        (NOW + S, True, "scheduled"),
+        (NOW + S, False, "scheduled"),
+    ],
+)
+def test_resume(due: int, skip_missed: bool, expected: str) -> None:
+    assert on_resume(due, NOW, skip_missed) == expected
+
+
+def test_a_paused_message_does_not_start() -> None:
+    w, o, c = Writes(NOW), _omni("paused"), _chan("pending", started=None)
+    assert not on_fire_send(w, o, c)
+    assert c.state == "pending" and w.changes == [] and w.drop == set() and w.arm == {}

@@ -1,5 +1,5 @@
 """The `tidings` command: the server (serve, worker, migrate), accounts, and a client of a running
-server (send, status, cancel, inbox)."""
+server (send, status, cancel, inbox; list, reschedule, batch)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from tidings import runtime
 from tidings.cli.accounts import accounts
 from tidings.cli.client_commands import CLIENT_COMMANDS
+from tidings.cli.schedule_commands import SCHEDULE_COMMANDS
 from tidings.cli.server import migrate, serve, worker
 
 __all__ = ["main"]
@@ -20,5 +21,5 @@ def main(log_level: str) -> None:
     runtime.configure_logging(log_level)
 
 
-for _command in (serve, worker, migrate, accounts, *CLIENT_COMMANDS):
+for _command in (serve, worker, migrate, accounts, *CLIENT_COMMANDS, *SCHEDULE_COMMANDS):
     main.add_command(_command)

@@ -8,7 +8,8 @@ events for the same message in one batch see each other's effect, exactly as the
 Events: a due *send* timer fires (`on_fire_send`), a channel's validity deadline passes
 (`on_deadline`), a connector answers (`on_answer`: accepted, rejected, retry, unknown), a delivery
 report arrives (`on_report`), a lease runs out mid-send (`on_recovered`), a cancel
-(`on_cancel`). Every status recorded and every connector answer is also an event row of the
+(`on_cancel`), and the scheduling requests on a message not yet handed over: reschedule, pause,
+resume (`on_control`, `on_resume`). Every status recorded and every connector answer is also an event row of the
 append-only log (`Writes.changes`, `Writes.attempts`).
 
 A channel's validity runs from its first hand-over (`Chan.started_us`), not from each retry:
@@ -37,8 +38,65 @@ FINAL_CHANNEL_STATES = frozenset(
 )
 # States in which a channel message can still receive reports.
 LIVE_CHANNEL_STATES = frozenset({ChannelState.SENDING, ChannelState.SENT, ChannelState.UNKNOWN})
-# The only omnimessage state a cancel (or a reschedule) may leave.
+
+
+class Control(StrEnum):
+    """A request that acts on a message only while nothing has been handed to a provider."""
+
+    CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+# The omnimessage states each request may act on, and the state it leaves. The store's
+# conditional updates take these lists as their `state IN (...)` (one statement decides the
+# request against the dispatcher's start of the attempt), so this table is the only place they
+# are decided. A paused message is still waiting: it can be cancelled or moved, not sent.
+CONTROL: dict[Control, tuple[frozenset[str], str | None]] = {
+    Control.CANCEL: (frozenset({OmniState.SCHEDULED, OmniState.PAUSED}), OmniState.CANCELLED),
+    Control.RESCHEDULE: (frozenset({OmniState.SCHEDULED, OmniState.PAUSED}), None),  # state kept
+    Control.PAUSE: (frozenset({OmniState.SCHEDULED}), OmniState.PAUSED),
+    Control.RESUME: (frozenset({OmniState.PAUSED}), OmniState.SCHEDULED),
+}
+# The only omnimessage state a send may start from (kept for `on_cancel`'s readers).
 CANCELLABLE = OmniState.SCHEDULED
+
+
+class TimerState(StrEnum):
+    PENDING = "pending"  # waiting for its due time (claimable)
+    CLAIMED = "claimed"  # leased by a dispatcher
+    PAUSED = "paused"  # its message is paused: never claimed until resumed
+
+
+def allowed_from(action: Control) -> list[str]:
+    """The states `action` may act on, sorted (a statement parameter)."""
+    return sorted(CONTROL[action][0])
+
+
+def on_control(state: str, action: Control) -> str | None:
+    """The omnimessage's state after `action`, or None when the action is refused (already
+    sending, or final): the API answers 404, as for a cancel."""
+    states, after = CONTROL[action]
+    if state not in states:
+        return None
+    return state if after is None else after
+
+
+def timer_state_for(omni_state: str) -> TimerState:
+    """The send timer's state for a waiting message: a paused one's timer never fires. Any
+    lease is cleared with it, so a claim already in a dispatcher's look-ahead is fenced off
+    (its start transaction finds the lease gone and does nothing)."""
+    return TimerState.PAUSED if omni_state == OmniState.PAUSED else TimerState.PENDING
+
+
+def on_resume(due_us: int, now_us: int, skip_missed: bool) -> str:
+    """A paused message resumed: scheduled again (a due time that has passed fires at once), or,
+    with `skip_missed`, cancelled when its time has passed while it was paused."""
+    if skip_missed and due_us <= now_us:
+        return OmniState.CANCELLED
+    return OmniState.SCHEDULED
+
 
 _STATE_FOR_STATUS: dict[str, ChannelState] = {
     "DELIVRD": ChannelState.DELIVERED,
@@ -255,6 +313,10 @@ def _expire(w: Writes, o: Omni, c: Chan) -> None:
 def on_fire_send(w: Writes, o: Omni, c: Chan) -> bool:
     """A send timer is due: start the attempt at the current position. True when it starts
     (the caller then hands the channel message to its connector)."""
+    if o.state == OmniState.PAUSED:
+        # Never sent, and its timer is never dropped here: the pause set the timer `paused`
+        # and cleared its lease in the same transaction, so only resume re-arms it.
+        return False
     if o.state not in (OmniState.SCHEDULED, OmniState.PROCESSING):
         w.drop.add(o.id)  # cancelled, or the walk ended meanwhile
         return False
@@ -359,7 +421,7 @@ def on_recovered(w: Writes, o: Omni, c: Chan) -> None:
 def on_cancel(w: Writes, o: Omni, chans: list[Chan]) -> bool:
     """A cancel: allowed only while scheduled (nothing handed to a provider yet). Every
     channel ends `DELETED`. False when the message is not cancellable."""
-    if o.state != CANCELLABLE:
+    if on_control(o.state, Control.CANCEL) is None:
         return False
     w._set_omni(o, OmniState.CANCELLED, o.position)
     for c in chans:

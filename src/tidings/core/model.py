@@ -47,6 +47,7 @@ ERR_TEXT: dict[int, str | None] = {
 
 class OmniState(StrEnum):
     SCHEDULED = "scheduled"
+    PAUSED = "paused"  # scheduled, held: its timer does not fire until resumed
     PROCESSING = "processing"
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -103,3 +104,4 @@ class OmnimessageRequest:
     # the account's apply. Given as null: none at all.
     quiet_hours: str | None = None
     quiet_hours_given: bool = False
+    batch: str | None = None

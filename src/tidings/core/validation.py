@@ -17,15 +17,23 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from tidings.core.contract.channels import ENVELOPE_KEYS, ChannelMessage
+from tidings.core.contract.lifecycle import Reschedule
 from tidings.core.contract.omnimessage import MAX_CHANNEL_MESSAGES, BulkOmnimessage, Omnimessage
 from tidings.core.contract.problems import INVALID_TYPE, MISSING_TYPE
 from tidings.core.errors import MAX_ERRORS, ErrorItem, RequestInvalid, invalid, missing
 from tidings.core.model import CHANNELS, ChannelRequest, Limits, OmnimessageRequest
 
-__all__ = ["MAX_CHANNEL_MESSAGES", "MAX_ERRORS", "validate_bulk", "validate_omnimessage"]
+__all__ = [
+    "MAX_CHANNEL_MESSAGES",
+    "MAX_ERRORS",
+    "validate_bulk",
+    "validate_omnimessage",
+    "validate_reschedule",
+]
 
 _OMNIMESSAGE = TypeAdapter(Omnimessage)
 _BULK = TypeAdapter(BulkOmnimessage)
+_RESCHEDULE = TypeAdapter(Reschedule)
 _ENVELOPE = set(ENVELOPE_KEYS)
 
 
@@ -53,7 +61,18 @@ def validate_omnimessage(
         priority=model.priority or "regular",
         quiet_hours=model.quiet_hours,
         quiet_hours_given="quiet_hours" in model.model_fields_set,
+        batch=model.batch,
     )
+
+
+def validate_reschedule(data: object, *, now: datetime, limits: Limits) -> datetime:
+    """Validate a reschedule body (`{"time_to_send": ...}`): the new time, aware, UTC, with the
+    same forms and horizon as `time_to_send` on send; RequestInvalid otherwise."""
+    try:
+        model = _RESCHEDULE.validate_python(data, context={"now": now, "limits": limits})
+    except ValidationError as exc:
+        raise RequestInvalid(error_items(exc, "", "the request body")) from None
+    return model.time_to_send
 
 
 def validate_bulk(

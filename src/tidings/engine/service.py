@@ -9,7 +9,8 @@ from typing import Any
 from tidings.channels.router import Router
 from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
-from tidings.core.model import FINAL_FAILURE, Limits
+from tidings.core.model import FINAL_FAILURE, Limits, OmniState
+from tidings.core.validation import validate_reschedule
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
@@ -27,6 +28,7 @@ from tidings.store.records import (
     NewOmnimessage,
     OmniView,
 )
+from tidings.store.schedule import BatchResult
 from tidings.webhooks.guard import TargetPolicy
 
 
@@ -155,3 +157,42 @@ class Engine:
 
     async def status(self, account: Account, omni_id: str) -> OmniView | None:
         return await self.store.messages.get(account.id, omni_id)
+
+    # -- the scheduling extensions (issue 12) ---------------------------------------------------
+
+    async def reschedule(
+        self, account: Account, omni_id: str, body: Any
+    ) -> tuple[str, int, int] | None:
+        """Validate a new `time_to_send` (RequestInvalid) and move a waiting message to it:
+        (its state, the requested time, the due time), or None when it is not waiting (already
+        sending, final, another account's, no such message). A time past sends at once."""
+        when = validate_reschedule(body, now=self.front_door.now(), limits=self.settings.limits)
+        tts = int(when.timestamp() * 1_000_000)
+        now = self.clock.now_us()
+        due = max(tts, now)
+        state = await self.store.schedule.reschedule(account.id, omni_id, due, tts, now)
+        if state is None:
+            return None
+        if state == OmniState.SCHEDULED:
+            self.dispatcher.wake(due)  # perhaps earlier than anything claimed
+        return state, tts, due
+
+    async def pause_batch(self, account: Account, batch: str) -> int:
+        return (await self.store.schedule.pause_batch(account.id, batch)).changed
+
+    async def resume_batch(self, account: Account, batch: str, skip_missed: bool) -> int:
+        result = await self.store.schedule.resume_batch(account.id, batch, skip_missed)
+        await self._after_batch(result)
+        return result.changed
+
+    async def cancel_batch(self, account: Account, batch: str) -> int:
+        result = await self.store.schedule.cancel_batch(account.id, batch)
+        await self._after_batch(result)
+        return result.changed
+
+    async def _after_batch(self, result: BatchResult) -> None:
+        if result.changes:
+            self.metrics.cancelled.inc(len({c.omnimessage_id for c in result.changes}))
+            await self._on_changes(result.changes)
+        if result.earliest_due_us is not None:
+            self.dispatcher.wake(result.earliest_due_us)

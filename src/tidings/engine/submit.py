@@ -67,6 +67,7 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
             )
             for m in req.messages
         ),
+        batch=req.batch,
     )
 
 

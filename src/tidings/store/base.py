@@ -2,7 +2,7 @@
 
 Callers use a port: `store.accounts.get(...)`, `store.attempts.start(...)`, `store.console.inbox(...)`.
 Each port (accounts.py, sessions.py, limits.py, messages.py, sandbox.py, timers.py, attempts.py,
-events.py, outbox.py, providers.py, console.py, idempotency.py) runs named statements (sql/*.sql, queries.py)
+events.py, outbox.py, providers.py, console.py, idempotency.py, schedule.py) runs named statements (sql/*.sql, queries.py)
 through the runner below. A backend adapter (`sqlite.py`, `postgres.py`) supplies only the
 connections and transactions, the statements it runs its own way (the claim, the accept path's
 wake-up of other processes) and the database's clock.
@@ -27,6 +27,7 @@ from tidings.store.outbox import Outbox
 from tidings.store.providers import Providers
 from tidings.store.records import Claim, KeyAnswer, NewOmnimessage
 from tidings.store.sandbox import Sandbox
+from tidings.store.schedule import Schedule
 from tidings.store.sessions import Sessions
 from tidings.store.timers import Timers
 from tidings.store.tx import Script, Tx
@@ -50,6 +51,7 @@ class Store(ABC):
         self.providers = Providers(self)
         self.console = Console(self)
         self.idempotency = Idempotency(self)
+        self.schedule = Schedule(self)
 
     # the runner the ports use
 

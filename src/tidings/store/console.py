@@ -36,6 +36,7 @@ INBOX_BEFORE = query("console_inbox_before")
 INBOX_SINCE = query("console_inbox_since")
 DELIVERIES = query("console_deliveries")
 REPORTS = query("console_reports")
+BATCHES = query("console_batches")
 
 _FIRST: Cursor = (-(2**63), "")  # before every row (ids are never empty)
 _LAST: Cursor = (2**63 - 1, "")  # after every row
@@ -169,5 +170,16 @@ class Console(Port):
         async def script(tx: Tx) -> list[OmniBrief]:
             rows = await tx.fetch(q, account_id, key, at[0], at[1], limit)
             return await _with_channels(tx, rows)
+
+        return await self._db.query(script)
+
+    async def batches(self, account_id: int, tag: str | None = None) -> dict[str, dict[str, int]]:
+        """The account's batches (or the one `tag`), tag -> state -> count, tags in order."""
+
+        async def script(tx: Tx) -> dict[str, dict[str, int]]:
+            out: dict[str, dict[str, int]] = {}
+            for r in await tx.fetch(BATCHES, account_id, tag):
+                out.setdefault(r["batch"], {})[r["state"]] = int(r["n"])
+            return out
 
         return await self._db.query(script)

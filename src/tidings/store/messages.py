@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from tidings.core.lifecycle import Control, allowed_from
 from tidings.store import accounts, events, idempotency
 from tidings.store.port import Port
 from tidings.store.queries import query
@@ -49,6 +50,7 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
                 o.text_store,
                 o.created_us,
                 o.moved_by,
+                o.batch,
             )
             for o in items
         ],
@@ -112,7 +114,7 @@ async def _cancel_one(
     tx: Tx, account_id: int, omni_id: str, now_us: int
 ) -> tuple[CancelResult, list[StatusChange]]:
     """Cancel while still scheduled: one conditional update decides cancel against send."""
-    won = await tx.fetch(CANCEL, omni_id, account_id, now_us)
+    won = await tx.fetch(CANCEL, omni_id, account_id, now_us, allowed_from(Control.CANCEL))
     if not won:
         rows = await tx.fetch(STATE, omni_id, account_id)
         if rows and rows[0]["state"] == "cancelled":

@@ -64,6 +64,7 @@ class NewOmnimessage:
     created_us: int
     channels: tuple[NewChannelMessage, ...]
     moved_by: str | None = None  # "quiet_hours" when due_us was held past the requested time
+    batch: str | None = None  # the tag batch operations act on (issue 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class OmniView:
     created_us: int
     channels: tuple[ChannelView, ...]
     moved_by: str | None = None  # "quiet_hours": due_us was held past the requested time
+    batch: str | None = None
 
     @classmethod
     def from_row(cls, r: Row, channels: tuple[ChannelView, ...]) -> OmniView:
@@ -135,6 +137,7 @@ class OmniView:
             created_us=r["created_us"],
             channels=channels,
             moved_by=r["moved_by"],
+            batch=r["batch"],
         )
 
 
@@ -236,7 +239,7 @@ class EventRow:
 
     id: int
     message_id: str
-    kind: str  # status | attempt
+    kind: str  # status | attempt | lifecycle (rescheduled, paused, resumed: in `outcome`)
     status: str | None
     outcome: str | None
     err: int | None
@@ -246,6 +249,7 @@ class EventRow:
     parts_count: int | None
     part_price: str | None
     at_us: int
+    due_us: int | None = None  # a lifecycle event's due time after it
 
     @classmethod
     def from_row(cls, r: Row) -> EventRow:
@@ -262,6 +266,7 @@ class EventRow:
             parts_count=r["parts_count"],
             part_price=r["part_price"],
             at_us=r["at_us"],
+            due_us=r["due_us"],
         )
 
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS
 from tidings.web import errors
-from tidings.web.api import routes_messages, routes_providers
+from tidings.web.api import routes_messages, routes_providers, routes_schedule
 from tidings.web.api.docs_page import docs_html
 from tidings.web.api.idempotency import idempotent
 from tidings.web.api.openapi import openapi_document
@@ -71,6 +71,7 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
                 await ctx.engine.stop()
 
     m = routes_messages
+    sc = routes_schedule
     routes = [
         # idempotent(...): the route honours an Idempotency-Key (web/api/idempotency.py).
         Route("/v1/omnimessage", idempotent(m.send_omnimessage), methods=["POST"]),
@@ -81,6 +82,14 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
             methods=["DELETE"],
         ),
         Route("/v1/omnimessage/{omnimessage_id}/status", m.omnimessage_status, methods=["GET"]),
+        # Tidings extensions (issue 12): list, inspect, reschedule, batches.
+        Route("/v1/omnimessages", sc.list_omnimessages, methods=["GET"]),
+        Route("/v1/omnimessage/{omnimessage_id}", sc.inspect_omnimessage, methods=["GET"]),
+        Route("/v1/omnimessage/{omnimessage_id}", sc.reschedule_omnimessage, methods=["PATCH"]),
+        Route("/v1/batches/{tag}", sc.batch_counts, methods=["GET"]),
+        Route("/v1/batches/{tag}/pause", sc.pause_batch, methods=["POST"]),
+        Route("/v1/batches/{tag}/resume", sc.resume_batch, methods=["POST"]),
+        Route("/v1/batches/{tag}/cancel", sc.cancel_batch, methods=["POST"]),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -11,6 +11,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from tidings.core.contract.channels import SMS, Telegram
+from tidings.core.contract.lifecycle import BatchTag
 from tidings.core.contract.problems import raise_at
 from tidings.core.contract.rcs import RCS
 from tidings.core.contract.rules import Wire
@@ -127,6 +128,14 @@ class Omnimessage(Wire):
         "last; a number without zone data is not held). Absent: the account's quiet hours, if "
         "any. `null`: no quiet hours for this message, whatever the account's.",
         examples=["21:00-08:00"],
+    )
+    batch: BatchTag | None = Field(
+        None,
+        description="**Tidings extension.** A tag grouping messages into a batch (a campaign): "
+        "`POST /v1/batches/{tag}/pause`, `/resume` and `/cancel` act on every still-waiting "
+        "message of the tag at once, `GET /v1/batches/{tag}` counts them by state. Ignored by "
+        "Messente itself.",
+        examples=["spring-sale"],
     )
 
     __examples__ = (

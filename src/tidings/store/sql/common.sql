@@ -175,8 +175,8 @@ VALUES ($1, CAST($2 AS DOUBLE PRECISION), $3, 0) ON CONFLICT (account_id) DO NOT
 -- insert_omnimessage --
 -- One accepted omnimessage, scheduled at its first channel.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us, moved_by)
-VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10)
+    dlr_url, text_store, position, created_us, updated_us, moved_by, batch)
+VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11)
 
 -- insert_channel_message --
 -- One channel message of an accepted omnimessage, at its place in the fallback chain.
@@ -191,7 +191,7 @@ INSERT INTO timers (kind, ref, due_us, priority, state) VALUES ('send', $1, $2, 
 -- get_omnimessage --
 -- One omnimessage of an account.
 SELECT id, account_id, to_number, state, priority, time_to_send_us, due_us, dlr_url, text_store,
-    position, created_us, moved_by
+    position, created_us, moved_by, batch
 FROM omnimessages WHERE id = $1 AND account_id = $2
 
 -- omnimessage_channels --
@@ -206,9 +206,10 @@ FROM channel_messages WHERE omnimessage_id = $1 ORDER BY position
 SELECT id FROM timers WHERE ref IN_TEXT($1) ORDER BY id FOR_UPDATE
 
 -- cancel_omnimessage --
--- Cancel an omnimessage still scheduled: this one conditional update decides cancel against send.
+-- Cancel an omnimessage still waiting (in one of the states $4, core/lifecycle.py): this one
+-- conditional update decides cancel against send.
 UPDATE omnimessages SET state = 'cancelled', updated_us = $3
-WHERE id = $1 AND account_id = $2 AND state = 'scheduled'
+WHERE id = $1 AND account_id = $2 AND state IN_TEXT($4)
 RETURNING to_number, dlr_url
 
 -- omnimessage_state --
@@ -220,6 +221,113 @@ SELECT state FROM omnimessages WHERE id = $1 AND account_id = $2
 UPDATE channel_messages SET state = 'cancelled', status = 'DELETED', status_us = $2
 WHERE omnimessage_id = $1
 RETURNING id, channel, sender
+
+
+
+-- ===== the scheduling lifecycle: list, reschedule, pause, resume, batches (store/schedule.py) =====
+
+-- list_new --
+-- One page of an account's omnimessages, newest first, after the position ($2, $3)
+-- (exclusive), on omnimessages_account_created_id; due between $4 and $5 (exclusive), to a
+-- number ($6) and in a batch ($7) when given.
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+FROM omnimessages
+WHERE account_id = $1 AND (created_us, id) < ($2, $3)
+    AND due_us >= $4 AND due_us < $5
+    AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
+    AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
+ORDER BY created_us DESC, id DESC LIMIT $8
+
+-- list_new_state --
+-- list_new for the omnimessages in state $8, on omnimessages_account_state_created.
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+FROM omnimessages
+WHERE account_id = $1 AND state = $8 AND (created_us, id) < ($2, $3)
+    AND due_us >= $4 AND due_us < $5
+    AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
+    AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
+ORDER BY created_us DESC, id DESC LIMIT $9
+
+-- list_scheduled --
+-- One page of an account's scheduled omnimessages, soonest first, after the position ($2, $3)
+-- (exclusive), on the partial index omnimessages_scheduled_due (the state is written out so that
+-- the planner can match the index's predicate); filters as list_new.
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+FROM omnimessages
+WHERE account_id = $1 AND state = 'scheduled' AND (due_us, id) > ($2, $3)
+    AND due_us >= $4 AND due_us < $5
+    AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
+    AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
+ORDER BY due_us, id LIMIT $8
+
+-- list_paused --
+-- list_scheduled for paused omnimessages, on omnimessages_paused_due.
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+FROM omnimessages
+WHERE account_id = $1 AND state = 'paused' AND (due_us, id) > ($2, $3)
+    AND due_us >= $4 AND due_us < $5
+    AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
+    AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
+ORDER BY due_us, id LIMIT $8
+
+-- list_channels --
+-- The channel messages of these omnimessages, for their list items.
+SELECT omnimessage_id, id, position, channel, sender, status FROM channel_messages
+WHERE omnimessage_id IN_TEXT($1) ORDER BY omnimessage_id, position
+
+-- reschedule_omnimessage --
+-- Move an omnimessage still waiting (in one of the states $6) to the due time $3 (requested
+-- time $4): this one conditional update decides the move against the dispatcher's start. The
+-- new time is taken as given, so a hold by quiet hours (moved_by) no longer applies.
+UPDATE omnimessages SET due_us = $3, time_to_send_us = $4, updated_us = $5, moved_by = NULL
+WHERE id = $1 AND account_id = $2 AND state IN_TEXT($6)
+RETURNING state
+
+-- move_send_timer --
+-- A waiting omnimessage's send timer, due at $2 in state $3 (pending or paused), its lease
+-- cleared: a claim already in a dispatcher's look-ahead finds its lease gone and starts nothing.
+UPDATE timers SET due_us = $2, state = $3, lease_owner = NULL, lease_token = NULL,
+    lease_until_us = NULL
+WHERE ref = $1 AND kind = 'send'
+
+-- batch_members --
+-- The omnimessages of an account's batch in one of the states $3, with their due times, on
+-- omnimessages_account_batch.
+SELECT id, due_us FROM omnimessages
+WHERE account_id = $1 AND batch = $2 AND state IN_TEXT($3)
+
+-- set_waiting_state --
+-- These omnimessages ($1) move to state $2 if still in one of the states $3 (the conditional
+-- update that decides the request against a start that locked them first); the ones moved.
+UPDATE omnimessages SET state = $2, updated_us = $4
+WHERE id IN_TEXT($1) AND state IN_TEXT($3)
+RETURNING id, due_us
+
+-- set_send_timers --
+-- The send timers of these omnimessages ($1) go to state $2, their leases cleared.
+UPDATE timers SET state = $2, lease_owner = NULL, lease_token = NULL, lease_until_us = NULL
+WHERE ref IN_TEXT($1) AND kind = 'send'
+
+-- cancel_waiting --
+-- Cancel these omnimessages ($1) if still in one of the states $2; the ones cancelled.
+UPDATE omnimessages SET state = 'cancelled', updated_us = $3
+WHERE id IN_TEXT($1) AND state IN_TEXT($2)
+RETURNING id, account_id, to_number, dlr_url
+
+-- cancel_channels_of --
+-- Mark every channel message of these cancelled omnimessages DELETED.
+UPDATE channel_messages SET state = 'cancelled', status = 'DELETED', status_us = $2
+WHERE omnimessage_id IN_TEXT($1)
+RETURNING id, omnimessage_id, channel, sender
+
+-- drop_send_timers --
+-- These cancelled omnimessages' send timers go.
+DELETE FROM timers WHERE ref IN_TEXT($1) AND kind = 'send'
+
+-- batch_counts --
+-- How many omnimessages of an account's batch are in each state.
+SELECT state, COUNT(*) AS n FROM omnimessages WHERE account_id = $1 AND batch = $2
+GROUP BY state
 
 
 -- ===== sandbox inbox =====
@@ -381,10 +489,16 @@ INSERT INTO message_events (omnimessage_id, message_id, kind, outcome, connector
     err, error, at_us)
 VALUES ($1, $2, 'attempt', $3, $4, $5, $6, $7, $8)
 
+-- append_lifecycle --
+-- One scheduling event of an omnimessage (rescheduled, paused, resumed; $3), with the due time
+-- it leaves, appended to the log (never updated). `message_id` is the omnimessage's own id.
+INSERT INTO message_events (omnimessage_id, message_id, kind, outcome, due_us, at_us)
+VALUES ($1, $1, 'lifecycle', $2, $3, $4)
+
 -- history --
 -- Every event of one omnimessage, oldest first.
 SELECT id, message_id, kind, status, outcome, err, error, connector, provider_ref, parts_count,
-    part_price, at_us
+    part_price, due_us, at_us
 FROM message_events WHERE omnimessage_id = $1 ORDER BY at_us, id
 
 
@@ -565,6 +679,13 @@ ORDER BY o.created_us DESC, o.id DESC LIMIT $5
 -- The channels of these omnimessages, for their list rows.
 SELECT omnimessage_id, position, channel, sender, content, status FROM channel_messages
 WHERE omnimessage_id IN_TEXT($1) ORDER BY omnimessage_id, position
+
+-- console_batches --
+-- The batches of an account (only the tag $2 when given), with how many of their messages are
+-- in each state, on omnimessages_account_batch.
+SELECT batch, state, COUNT(*) AS n FROM omnimessages
+WHERE account_id = $1 AND batch IS NOT NULL AND (CAST($2 AS TEXT) IS NULL OR batch = $2)
+GROUP BY batch, state ORDER BY batch, state
 
 -- console_inbox --
 -- The newest page of an account's sandbox inbox.

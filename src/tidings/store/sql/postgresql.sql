@@ -84,13 +84,13 @@ ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
 -- insert_omnimessage.unnest --
 -- insert_omnimessage for a batch.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us, moved_by)
+    dlr_url, text_store, position, created_us, updated_us, moved_by, batch)
 SELECT v.id, v.account_id, v.to_number, 'scheduled', v.priority, v.time_to_send_us, v.due_us,
-    v.dlr_url, v.text_store, 0, v.created_us, v.created_us, v.moved_by
+    v.dlr_url, v.text_store, 0, v.created_us, v.created_us, v.moved_by, v.batch
 FROM unnest($1::text[], $2::int4[], $3::text[], $4::int2[], $5::int8[], $6::int8[], $7::text[],
-    $8::text[], $9::int8[], $10::text[])
+    $8::text[], $9::int8[], $10::text[], $11::text[])
     AS v(id, account_id, to_number, priority, time_to_send_us, due_us, dlr_url, text_store,
-        created_us, moved_by)
+        created_us, moved_by, batch)
 
 -- insert_channel_message.unnest --
 -- insert_channel_message for a batch.
@@ -219,6 +219,13 @@ SELECT v.omnimessage_id, v.message_id, 'attempt', v.outcome, v.connector, v.prov
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[],
     $8::int8[])
     AS v(omnimessage_id, message_id, outcome, connector, provider_ref, err, error, at_us)
+
+-- append_lifecycle.unnest --
+-- append_lifecycle for a batch.
+INSERT INTO message_events (omnimessage_id, message_id, kind, outcome, due_us, at_us)
+SELECT v.omnimessage_id, v.omnimessage_id, 'lifecycle', v.outcome, v.due_us, v.at_us
+FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
+    AS v(omnimessage_id, outcome, due_us, at_us)
 
 -- enqueue_webhook.unnest --
 -- enqueue_webhook for a batch.

@@ -17,8 +17,11 @@ from pydantic_core import CoreSchema
 
 from tidings.core.contract import responses as r
 from tidings.core.contract.omnimessage import REF_TEMPLATE, BulkOmnimessage, Omnimessage
+from tidings.core.contract.types import TIME_PATTERN
 from tidings.core.model import Limits
+from tidings.web.api import openapi_schedule
 from tidings.web.api.routes_messages import SANDBOX_LIMIT_DEFAULT, SANDBOX_LIMIT_MAX
+from tidings.web.api.routes_schedule import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
 from tidings.web.context import ApiSettings
 
 __all__ = ["SCHEMA_MODELS", "TITLE", "openapi_document"]
@@ -45,6 +48,7 @@ SCHEMA_MODELS: tuple[Any, ...] = (
     r.Health,
     r.ErrorOmnichannel,
     r.ErrorItemOmnichannel,
+    *openapi_schedule.SCHEMA_MODELS,
 )
 
 
@@ -173,6 +177,14 @@ _OMNI_LINKS = {
 
 
 def _paths() -> dict[str, Any]:
+    paths = _messente_paths()
+    extensions = openapi_schedule.schedule_paths(TIME_PATTERN, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
+    for path, item in extensions.items():
+        paths[path] = {**paths.get(path, {}), **item}
+    return paths
+
+
+def _messente_paths() -> dict[str, Any]:
     err = _response_ref
     return {
         "/v1/omnimessage": {
@@ -420,6 +432,10 @@ def openapi_document() -> dict[str, Any]:
             {"name": "Bulk messaging", "description": "Many omnimessages at once."},
             {"name": "Delivery report", "description": "Status of sent messages."},
             {"name": "Sandbox", "description": "The built-in test channel's inbox."},
+            {
+                "name": "Scheduling (extension)",
+                "description": "Tidings extensions: list, inspect, reschedule, batches.",
+            },
             {"name": "Operations", "description": "Health, metrics and this document."},
         ],
         "paths": _paths(),

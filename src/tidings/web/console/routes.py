@@ -29,7 +29,7 @@ from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
 from tidings.store.records import Account, CancelResult
 from tidings.web.auth import TooManyAttempts
-from tidings.web.console import views
+from tidings.web.console import batches, views
 from tidings.web.console.session import (
     COOKIE,
     DEVICE_COOKIE,
@@ -736,6 +736,8 @@ def console_routes(ctx: ApiContext) -> list[BaseRoute]:
         page("/compose", c.compose_form, "GET"),
         page("/compose", c.compose, "POST"),
         page("/search", c.search, "GET"),
+        page("/batches", lambda r: batches.page(c, r), "GET"),
+        page("/batches/{tag}/{action}", lambda r: batches.act(c, r), "POST"),
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
     return [_ConsoleMount("", routes=pages)]

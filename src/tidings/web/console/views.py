@@ -191,6 +191,9 @@ def timeline_events(t: Timeline) -> list[Event]:
         if e.kind == "status":
             body = {"status": e.status, "err": e.err, "error": e.error}
             events.append(_status_event(where, e.at_us, body))
+        elif e.kind == "lifecycle":
+            title = _LIFECYCLE.get(e.outcome or "", e.outcome or "")
+            events.append(Event(e.at_us, "scheduled", title, utc_label(e.due_us), "pending"))
         else:
             events.append(_attempt_event(where, e))
     report_of = {r.id: r for r in t.reports}
@@ -214,6 +217,12 @@ def timeline_events(t: Timeline) -> list[Event]:
     events.sort(key=lambda e: e.at_us)
     return events
 
+
+_LIFECYCLE = {
+    "rescheduled": "Rescheduled — now due",
+    "paused": "Paused (its batch) — was due",
+    "resumed": "Resumed — due",
+}
 
 _ANSWERS = {
     "accepted": ("claimed and handed to the channel", "ok"),
