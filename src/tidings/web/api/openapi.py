@@ -180,6 +180,10 @@ def _paths() -> dict[str, Any]:
     paths = _messente_paths()
     extensions = openapi_schedule.schedule_paths(TIME_PATTERN, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
     for path, item in extensions.items():
+        for method, op in item.items():
+            if method in ("post", "patch", "delete"):  # every write takes Idempotency-Key
+                op["parameters"] = [*op.get("parameters", []), *_IDEMPOTENT]
+                op["responses"] = {**op["responses"], **_idempotent_responses()}
         paths[path] = {**paths.get(path, {}), **item}
     return paths
 
