@@ -6,6 +6,11 @@ its buffers, for as long as it likes: measured here, still open after 25 s of a 
 This protocol gives every request `header_timeout_s` from its first byte (or from the
 connection's opening) to complete its headers; past that it answers 408 in the error format and
 closes the connection.
+
+The close lingers (as Apache's and nginx's do): the write side is shut first and whatever the
+client still sends is read and dropped for `LINGER_S`. Closing at once with the client's
+header lines unread makes the kernel send a reset, which can discard the 408 before the
+client reads it (seen on a CI run: ECONNRESET instead of the answer).
 """
 
 from __future__ import annotations
@@ -34,16 +39,30 @@ _TIMEOUT_RESPONSE = (
 )
 
 
+LINGER_S = 2.0
+
+
 class _HeaderDeadline(HttpToolsProtocol):
     header_timeout_s: float = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._lingering: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()  # a connection that never sends a complete request is closed too
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering is None:
+            super().data_received(data)  # else: answered 408, dropping the rest until closed
+
+    def eof_received(self) -> None:
+        if self._lingering is not None:
+            self.transport.close()  # the client has read the answer and closed its side
+            return
+        super().eof_received()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -56,6 +75,8 @@ class _HeaderDeadline(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
 
     def _arm(self) -> None:
@@ -68,9 +89,14 @@ class _HeaderDeadline(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._header_timer = None
-        if not self.transport.is_closing():
-            self.transport.write(_TIMEOUT_RESPONSE)
+        if self.transport.is_closing():
+            return
+        self.transport.write(_TIMEOUT_RESPONSE)
+        if not self.transport.can_write_eof():
             self.transport.close()
+            return
+        self.transport.write_eof()
+        self._lingering = self.loop.call_later(LINGER_S, self.transport.close)
 
 
 def http_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
