@@ -4,6 +4,10 @@ Single: POST /v1/omnimessage with a realistic body (SMS with a Viber fallback, 1
 text, `time_to_send` a day ahead so dispatch does not interfere), closed loop for 15 s (quick: 5 s)
 after a 2 s warm-up; 201s per second, latency percentiles, errors. wrk when /usr/bin/wrk exists,
 else 2 Python processes x 16 asyncio httpx loops.
+Sequential: one client on one keep-alive connection, one request at a time (the next sent when
+the answer is read), 3 000 requests after 300 warm-up (quick: 1 000): the round trip a lone
+client sees, p50 target 0.3 ms on SQLite and 0.8 ms on PostgreSQL (issue 14), and the server's
+CPU per request.
 Bulk: POST /v1/omnimessages with 1000 per request, 2 requests at a time; messages per second.
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import time
 from typing import Any
 
 from bench import bodies
@@ -23,16 +28,38 @@ from bench.harness import (
     log,
     now_us,
     r3,
+    summarize,
     warm_auth,
     workspace,
 )
 from bench.load import post_bulk, python_load, wrk_available, wrk_load
+from bench.rawhttp import RawConnection
 
 NAME = "accept"
 WARMUP_S = 2.0
 DAY_US = 86_400_000_000
 BULK_SIZE = 1000
 BULK_CONCURRENCY = 2
+SEQUENTIAL_WARMUP = 300
+SEQUENTIAL_TARGET_MS = {"sqlite": 0.3, "postgresql": 0.8}
+
+
+async def _sequential(url: str, headers: dict[str, str], body: bytes, n: int) -> dict[str, Any]:
+    """`n` POSTs one after another on one keep-alive connection: latency in ms, non-201s."""
+    conn = RawConnection(url, headers)
+    latencies: list[float] = []
+    refused = 0
+    try:
+        for i in range(SEQUENTIAL_WARMUP + n):
+            t0 = time.perf_counter()
+            status, _ = await conn.request("POST", "/v1/omnimessage", body)
+            took = time.perf_counter() - t0
+            if i >= SEQUENTIAL_WARMUP:
+                latencies.append(took * 1000)
+                refused += status != 201
+    finally:
+        await conn.close()
+    return {"requests": n, "not_201": refused, "latency_ms": summarize(latencies)}
 
 
 def _children_cpu_s() -> float:
@@ -61,6 +88,15 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         single = await asyncio.to_thread(load, url, body, env.headers(), WARMUP_S, duration_s)
         single["cpu"] = {**cpu.read(), "generator_cpu_s": r3(_children_cpu_s() - gen0)}
         single["body_bytes"] = len(body)
+        n_seq = 1000 if quick else 3000
+        log(f"{NAME}: sequential, {n_seq} POSTs on one connection")
+        cpu = CpuMeter(server.pid)
+        sequential = await _sequential(server.url, env.headers(), body, n_seq)
+        seq_cpu = cpu.read()
+        sequential["cpu"] = seq_cpu
+        sequential["server_cpu_ms_per_request"] = r3(
+            seq_cpu["wall_s"] * seq_cpu["server_cpu_pct"] / 100 / (SEQUENTIAL_WARMUP + n_seq) * 1000
+        )
         stored_single = int(await env.reader.fetchval("SELECT COUNT(*) FROM omnimessages"))
 
         log(f"{NAME}: bulk, {bulk_requests} x {BULK_SIZE}")
@@ -86,14 +122,22 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         "body: SMS then Viber fallback (text + button), 120-character text, explicit sender"
         " and validity, time_to_send a day ahead"
     )
-    durable_ok = stored_single >= single["created_201"] and stored_total >= stored_single + (
-        bulk.items_ok
-    )
+    durable_ok = stored_single >= single[
+        "created_201"
+    ] + n_seq and stored_total >= stored_single + (bulk.items_ok)
     if not durable_ok:
         notes.append("fewer rows in the database than 201 answers")
     checks = [
         check("single_requests_per_s", single["requests_per_s"], ">=", 3000, "req/s", aim=5000),
         check("single_errors", float(single["errors"]), "==", 0, "requests"),
+        check(
+            "sequential_p50_ms",
+            sequential["latency_ms"].get("p50"),
+            "<=",
+            SEQUENTIAL_TARGET_MS.get(backend, 0.8),
+            "ms",
+        ),
+        check("sequential_not_201", float(sequential["not_201"]), "==", 0, "requests"),
         check("bulk_messages_per_s", bulk_summary["messages_per_s"], ">=", 20000, "messages/s"),
     ]
     return run.finish(
@@ -107,6 +151,7 @@ async def run(backend: str, quick: bool) -> dict[str, Any]:
         },
         results={
             "single": single,
+            "sequential": sequential,
             "bulk": bulk_summary,
             "rows_after_single": stored_single,
             "rows_after_bulk": stored_total,
