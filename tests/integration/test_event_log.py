@@ -39,6 +39,37 @@ async def test_every_status_and_answer_is_kept_in_order(store: Store) -> None:
     assert view is not None and view.channels[0].status == "SEEN"  # the latest, kept beside
 
 
+async def test_an_acceptance_with_its_ack_is_one_row_read_as_two_events(store: Store) -> None:
+    t = await store.now_us()
+    m, job = await sent(store, t, ("sms", 60))
+    await store.attempts.finish(
+        [
+            SendOutcome(
+                job, Outcome.ACCEPTED, "smsc", provider_ref="r-1", status="ACK", handed_us=t + 1
+            )
+        ],
+        t + 2,
+    )
+
+    async def rows(tx: Tx) -> list[tuple[object, ...]]:
+        return [
+            (r["kind"], r["status"], r["outcome"])
+            for r in await tx.fetch(
+                adhoc("SELECT kind, status, outcome FROM message_events WHERE omnimessage_id = $1"),
+                m.id,
+            )
+        ]
+
+    assert await store.transact(rows) == [("answered", "ACK", "accepted")]
+    events = await store.events.history(m.id)
+    assert [(e.kind, e.status or e.outcome, e.err, e.at_us) for e in events] == [
+        ("attempt", "accepted", None, t + 1),
+        ("status", "ACK", 0, t + 1),
+    ]
+    assert (events[0].connector, events[0].provider_ref) == ("smsc", "r-1")
+    assert (events[1].connector, events[1].provider_ref) == (None, None)
+
+
 async def test_events_cannot_be_updated(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t)

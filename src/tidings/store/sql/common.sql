@@ -489,6 +489,14 @@ INSERT INTO message_events (omnimessage_id, message_id, kind, outcome, connector
     err, error, at_us)
 VALUES ($1, $2, 'attempt', $3, $4, $5, $6, $7, $8)
 
+-- append_answered --
+-- A connector's acceptance and the status it reported (ACK) at the same instant, as one row:
+-- the history reads it back as the two events (store/events.py); one insert where there were
+-- two (the burst benchmark appends 3 rows per message instead of 4).
+INSERT INTO message_events (omnimessage_id, message_id, kind, status, err, outcome, connector,
+    provider_ref, parts_count, part_price, at_us)
+VALUES ($1, $2, 'answered', $3, $4, $5, $6, $7, $8, $9, $10)
+
 -- append_lifecycle --
 -- One scheduling event of an omnimessage (rescheduled, paused, resumed; $3), with the due time
 -- it leaves, appended to the log (never updated). `message_id` is the omnimessage's own id.

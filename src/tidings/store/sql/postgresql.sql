@@ -220,6 +220,17 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4
     $8::int8[])
     AS v(omnimessage_id, message_id, outcome, connector, provider_ref, err, error, at_us)
 
+-- append_answered.unnest --
+-- append_answered for a batch.
+INSERT INTO message_events (omnimessage_id, message_id, kind, status, err, outcome, connector,
+    provider_ref, parts_count, part_price, at_us)
+SELECT v.omnimessage_id, v.message_id, 'answered', v.status, v.err, v.outcome, v.connector,
+    v.provider_ref, v.parts_count, v.part_price, v.at_us
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::text[], $7::text[],
+    $8::int4[], $9::text[], $10::int8[])
+    AS v(omnimessage_id, message_id, status, err, outcome, connector, provider_ref, parts_count,
+        part_price, at_us)
+
 -- append_lifecycle.unnest --
 -- append_lifecycle for a batch.
 INSERT INTO message_events (omnimessage_id, message_id, kind, outcome, due_us, at_us)
