@@ -15,3 +15,27 @@ WHERE id IN (
         AND due_us <= $4 ORDER BY due_us LIMIT $5)
     LIMIT $5)
 RETURNING id, kind, ref, due_us, priority
+
+-- The dispatcher's reads below drop the ORDER BY of their common forms: that order is the lock
+-- order other PostgreSQL transactions must agree on, and SQLite, with one writer at a time,
+-- takes no row locks. Sorting the batch cost a third of each read (measured on 2 000 rows).
+
+-- load_omnis --
+-- Read these omnimessages (the writer holds the database: nothing to lock).
+SELECT id, account_id, to_number, state, position, dlr_url FROM omnimessages
+WHERE id IN_TEXT($1)
+
+-- load_channels --
+-- Read their channel messages.
+SELECT id, omnimessage_id, position, channel, sender, validity_s, content, state, status,
+    started_us
+FROM channel_messages WHERE omnimessage_id IN_TEXT($1)
+
+-- held_timers --
+-- Of these timers, the ones still claimed, with their lease token.
+SELECT id, lease_token FROM timers WHERE id IN_BIGINT($1) AND state = 'claimed'
+
+-- lock_timers_of --
+-- Nothing to lock: the one writer already holds the whole database (on PostgreSQL this locks
+-- the timers of these omnimessages in id order). Reads no row.
+SELECT id FROM timers WHERE 0 AND ref IN_TEXT($1)
