@@ -8,6 +8,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from tests.e2e.server import Server, run_cli
@@ -61,3 +62,61 @@ def test_a_bad_window_is_refused_naming_the_field(shared_server: Server) -> None
             r = c.post("/v1/omnimessage", json=sms("x", quiet_hours=bad))
             assert r.status_code == 400, (bad, r.text)
             assert [e["source"] for e in r.json()["errors"]] == ["quiet_hours"], r.text
+
+
+def _ms(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_inspect_list_and_reschedule_show_and_reapply_the_hold(backend_server: Server) -> None:
+    """`GET /v1/omnimessage/{id}` and the list items show the requested `time_to_send`, the
+    effective `send_at` and `moved_by`; a reschedule applies the same window to its new time,
+    setting or clearing `moved_by`."""
+    window, ends = window_around_now()
+    if ends.astimezone(ZONE).utcoffset() != datetime.now(UTC).astimezone(ZONE).utcoffset():
+        pytest.skip("a DST change falls inside the next two hours")  # the fake-clock tests
+    run_cli("accounts", "set", "alice", "--quiet-hours", window, database=backend_server.database)
+    inside = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
+    after = ends + timedelta(hours=1)
+
+    def shown(c: httpx.Client, omni_id: str) -> list[tuple[object, ...]]:
+        """(time_to_send, send_at, moved_by) as inspected and as listed."""
+        one = c.get(f"/v1/omnimessage/{omni_id}").json()
+        items = c.get("/v1/omnimessages", params={"state": "scheduled", "to": TO}).json()["items"]
+        (item,) = [i for i in items if i["omnimessage_id"] == omni_id]
+        return [(d["time_to_send"], d["send_at"], d["moved_by"]) for d in (one, item)]
+
+    with backend_server.client() as c:
+        r = c.post("/v1/omnimessage", json=sms("held", time_to_send=inside.isoformat()))
+        assert r.status_code == 201, r.text
+        held = r.json()["omnimessage_id"]
+        r = c.post(
+            "/v1/omnimessage",
+            json=sms("own", time_to_send=inside.isoformat(), quiet_hours=None),
+        )
+        own_none = r.json()["omnimessage_id"]
+
+        assert shown(c, held) == [(_ms(inside), _ms(ends), "quiet_hours")] * 2
+        assert shown(c, own_none) == [(_ms(inside), _ms(inside), None)] * 2
+
+        # Out of the window: no longer held.
+        r = c.patch(f"/v1/omnimessage/{held}", json={"time_to_send": after.isoformat()})
+        assert r.status_code == 200, r.text
+        assert (r.json()["send_at"], r.json()["moved_by"]) == (_ms(after), None)
+        assert shown(c, held) == [(_ms(after), _ms(after), None)] * 2
+
+        # Back into it: held to its end again.
+        r = c.patch(f"/v1/omnimessage/{held}", json={"time_to_send": inside.isoformat()})
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "omnimessage_id": held,
+            "state": "scheduled",
+            "time_to_send": _ms(inside),
+            "send_at": _ms(ends),
+            "moved_by": "quiet_hours",
+        }
+        assert shown(c, held) == [(_ms(inside), _ms(ends), "quiet_hours")] * 2
+
+        # A message sent with `"quiet_hours": null` keeps ignoring the account's window.
+        r = c.patch(f"/v1/omnimessage/{own_none}", json={"time_to_send": inside.isoformat()})
+        assert (r.json()["send_at"], r.json()["moved_by"]) == (_ms(inside), None)

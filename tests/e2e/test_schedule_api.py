@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from messente_api import ApiClient, Configuration, DeliveryReportApi
 
+from tests.e2e.processes import db_query
 from tests.e2e.server import Server
 
 TO = "+37251230001"
@@ -156,10 +157,10 @@ def test_errors(shared_server: Server) -> None:
         }
 
 
-def test_batches_pause_resume_cancel(shared_server: Server) -> None:
+def test_batches_pause_resume_cancel(backend_server: Server) -> None:
     tag = f"camp-{uuid.uuid4().hex[:8]}"
     soon = datetime.now(UTC) + timedelta(seconds=2)
-    with shared_server.client() as c:
+    with backend_server.client() as c:
         ids = [_send(c, "+37251230103", soon, tag) for _ in range(3)]
         far = _send(c, "+37251230103", datetime.now(UTC) + timedelta(hours=1), tag)
         r = c.post(f"/v1/batches/{tag}/pause", json={})
@@ -169,35 +170,43 @@ def test_batches_pause_resume_cancel(shared_server: Server) -> None:
         assert counts["counts"]["scheduled"] == 0
         # Their time passes while paused: nothing is sent.
         time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 1.0)
-        assert all(_statuses(shared_server, i) == [None] for i in ids)
+        assert all(_statuses(backend_server, i) == [None] for i in ids)
         listed = c.get("/v1/omnimessages", params={"state": "paused", "batch": tag}).json()
         assert {i["omnimessage_id"] for i in listed["items"]} == {*ids, far}
         # Resume: the missed ones go at once.
+        resumed_us = time.time_ns() // 1000
         r = c.post(f"/v1/batches/{tag}/resume", json={})
         assert r.json()["changed"] == 4
-        assert _wait(lambda: all(_statuses(shared_server, i) == ["DELIVRD"] for i in ids))
-        assert _statuses(shared_server, far) == [None]
+        assert _wait(lambda: all(_statuses(backend_server, i) == ["DELIVRD"] for i in ids))
+        sent = db_query(
+            backend_server.database,
+            "SELECT sent_us FROM channel_messages WHERE omnimessage_id IN ($1, $2, $3)",
+            *ids,
+        )
+        assert len(sent) == 3
+        assert all(0 <= (s - resumed_us) / 1e6 <= 1.0 for (s,) in sent), (resumed_us, sent)
+        assert _statuses(backend_server, far) == [None]
         history = c.get(f"/v1/omnimessage/{ids[0]}").json()["history"]
         assert [e["outcome"] for e in history if e["kind"] == "lifecycle"] == ["paused", "resumed"]
         # Cancel: the one still waiting; the sent ones are not touched.
         r = c.post(f"/v1/batches/{tag}/cancel", json={})
         assert r.json() == {"batch": tag, "changed": 1}
-        assert _statuses(shared_server, far) == ["DELETED"]
+        assert _statuses(backend_server, far) == ["DELETED"]
         counts = c.get(f"/v1/batches/{tag}").json()["counts"]
         assert (counts["delivered"], counts["cancelled"], counts["scheduled"]) == (3, 1, 0)
 
 
-def test_resume_skip_missed(shared_server: Server) -> None:
+def test_resume_skip_missed(backend_server: Server) -> None:
     tag = f"skip-{uuid.uuid4().hex[:8]}"
     soon = datetime.now(UTC) + timedelta(seconds=1)
-    with shared_server.client() as c:
+    with backend_server.client() as c:
         missed = _send(c, "+37251230104", soon, tag)
         later = _send(c, "+37251230104", datetime.now(UTC) + timedelta(hours=1), tag)
         assert c.post(f"/v1/batches/{tag}/pause", json={}).json()["changed"] == 2
         time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.5)
         r = c.post(f"/v1/batches/{tag}/resume", params={"skip_missed": "true"}, json={})
         assert r.json()["changed"] == 2
-        assert _statuses(shared_server, missed) == ["DELETED"]
-        assert _statuses(shared_server, later) == [None]
+        assert _statuses(backend_server, missed) == ["DELETED"]
+        assert _statuses(backend_server, later) == [None]
         state = c.get(f"/v1/omnimessage/{later}").json()["state"]
         assert state == "scheduled"

@@ -69,8 +69,8 @@ async def test_reschedule_moves_the_timer_and_logs_it(store: Store) -> None:
     t = await store.now_us()
     m = omni(1, t + 60 * S)
     await store.messages.insert([m])
-    assert await store.schedule.reschedule(2, m.id, t + 90 * S, t + 90 * S, t) is None
-    assert await store.schedule.reschedule(1, m.id, t + 90 * S, t + 90 * S, t) == "scheduled"
+    assert await store.schedule.reschedule(2, m.id, t + 90 * S, t + 90 * S, None, t) is None
+    assert await store.schedule.reschedule(1, m.id, t + 90 * S, t + 90 * S, None, t) == "scheduled"
     assert await timers(store, m.id) == [("send", t + 90 * S, "pending", None, None, 0)]
     found = await store.schedule.inspect(1, m.id)
     assert found is not None
@@ -89,7 +89,7 @@ async def test_reschedule_of_a_claim_in_the_look_ahead_takes_effect(store: Store
     await store.messages.insert([m])
     claims = await claim(store, t)
     assert len(claims) == 1
-    assert await store.schedule.reschedule(1, m.id, t + 60 * S, t + 60 * S, t) == "scheduled"
+    assert await store.schedule.reschedule(1, m.id, t + 60 * S, t + 60 * S, None, t) == "scheduled"
     fired = await store.attempts.start(claims, t)
     assert fired.sends == [] and fired.lost_lease == 1
     assert await timers(store, m.id) == [("send", t + 60 * S, "pending", None, None, 0)]
@@ -105,7 +105,7 @@ async def test_reschedule_after_start_is_refused(store: Store) -> None:
     await store.messages.insert([m])
     fired = await store.attempts.start(await claim(store, t), t)
     assert len(fired.sends) == 1
-    assert await store.schedule.reschedule(1, m.id, t + 60 * S, t + 60 * S, t) is None
+    assert await store.schedule.reschedule(1, m.id, t + 60 * S, t + 60 * S, None, t) is None
     view = await store.messages.get(1, m.id)
     assert view is not None and (view.state, view.due_us) == ("processing", t)
 
@@ -128,7 +128,7 @@ async def test_pause_fences_the_look_ahead_and_resume_sends(store: Store) -> Non
     assert (await store.schedule.cancel_batch(2, "camp")).changed == 0  # another account's tag
 
     # Rescheduling a paused message keeps it paused.
-    assert await store.schedule.reschedule(1, ms[0].id, t + 5 * S, t + 5 * S, t) == "paused"
+    assert await store.schedule.reschedule(1, ms[0].id, t + 5 * S, t + 5 * S, None, t) == "paused"
     assert await timers(store, ms[0].id) == [("send", t + 5 * S, "paused", None, None, 0)]
 
     resumed = await store.schedule.resume_batch(1, "camp", skip_missed=False)

@@ -122,9 +122,12 @@ def reschedule(
     if as_json:
         _print_json(result)
     else:
+        held = ""
+        if result.get("moved_by") == "quiet_hours":
+            held = f", held by quiet hours from {show_time(result.get('time_to_send'))} UTC"
         click.echo(
             f"rescheduled {omnimessage_id} to {show_time(result.get('send_at'))} UTC"
-            f" ({result.get('state')})"
+            f" ({result.get('state')}{held})"
         )
 
 

@@ -117,3 +117,28 @@ def release_us(due_us: int, msisdn: str, window: QuietHours | None) -> int:
     if window is None:
         return due_us
     return max((window.release_us(due_us, z) for z in zones_for(msisdn)), default=due_us)
+
+
+# How a message's own `quiet_hours` is stored (omnimessages.quiet_hours): None when the request
+# named none (the account's window applies), OWN_NONE when it was `null` (no window at all).
+OWN_NONE = ""
+
+
+def own_window(given: bool, text: str | None) -> str | None:
+    """The stored form of a request's own `quiet_hours` field (see OWN_NONE)."""
+    if not given:
+        return None
+    return text or OWN_NONE
+
+
+def window_for(own: str | None, account: str | None) -> QuietHours | None:
+    """The window a message keeps: its own as sent (OWN_NONE: none), else the account's."""
+    text = account if own is None else own
+    return QuietHours.parse(text) if text else None
+
+
+def hold(due_us: int, msisdn: str, window: QuietHours | None) -> tuple[int, str | None]:
+    """The effective due time of a message due at `due_us`, and its `moved_by`
+    ("quiet_hours" when the window held it, else None)."""
+    held_us = release_us(due_us, msisdn, window)
+    return held_us, ("quiet_hours" if held_us > due_us else None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidings.channels.router import Router
+from tidings.core import quiet_hours
 from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
 from tidings.core.model import FINAL_FAILURE, Limits, OmniState
@@ -162,20 +163,26 @@ class Engine:
 
     async def reschedule(
         self, account: Account, omni_id: str, body: Any
-    ) -> tuple[str, int, int] | None:
+    ) -> tuple[str, int, int, str | None] | None:
         """Validate a new `time_to_send` (RequestInvalid) and move a waiting message to it:
-        (its state, the requested time, the due time), or None when it is not waiting (already
-        sending, final, another account's, no such message). A time past sends at once."""
+        (its state, the requested time, the due time, its `moved_by`), or None when it is not
+        waiting (already sending, final, another account's, no such message). A time past
+        sends at once. Quiet hours apply to the new time as on send: the message's own as
+        sent, else the account's as they are now."""
         when = validate_reschedule(body, now=self.front_door.now(), limits=self.settings.limits)
+        target = await self.store.schedule.reschedule_target(account.id, omni_id)
+        if target is None:
+            return None
         tts = int(when.timestamp() * 1_000_000)
         now = self.clock.now_us()
-        due = max(tts, now)
-        state = await self.store.schedule.reschedule(account.id, omni_id, due, tts, now)
+        window = quiet_hours.window_for(target.quiet_hours, account.quiet_hours)
+        due, moved_by = quiet_hours.hold(max(tts, now), target.to, window)
+        state = await self.store.schedule.reschedule(account.id, omni_id, due, tts, moved_by, now)
         if state is None:
             return None
         if state == OmniState.SCHEDULED:
             self.dispatcher.wake(due)  # perhaps earlier than anything claimed
-        return state, tts, due
+        return state, tts, due, moved_by
 
     async def pause_batch(self, account: Account, batch: str) -> int:
         return (await self.store.schedule.pause_batch(account.id, batch)).changed

@@ -45,7 +45,10 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
     if req.time_to_send is not None:
         tts = int(req.time_to_send.timestamp() * 1_000_000)
     due_us = now_us if tts is None else max(tts, now_us)
-    held_us = quiet_hours.release_us(due_us, req.to, _window(account, req))
+    own = quiet_hours.own_window(req.quiet_hours_given, req.quiet_hours)
+    held_us, moved_by = quiet_hours.hold(
+        due_us, req.to, quiet_hours.window_for(own, account.quiet_hours)
+    )
     return NewOmnimessage(
         id=str(uuid.uuid4()),
         account_id=account.id,
@@ -53,7 +56,8 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
         priority=PRIORITIES[req.priority],
         time_to_send_us=tts,
         due_us=held_us,
-        moved_by="quiet_hours" if held_us > due_us else None,
+        moved_by=moved_by,
+        quiet_hours=own,
         dlr_url=req.dlr_url or account.dlr_url,
         text_store=req.text_store,
         created_us=now_us,
@@ -69,12 +73,6 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
         ),
         batch=req.batch,
     )
-
-
-def _window(account: Account, req: OmnimessageRequest) -> quiet_hours.QuietHours | None:
-    """The request's own quiet hours when it names them (null: none), else the account's."""
-    text = req.quiet_hours if req.quiet_hours_given else account.quiet_hours
-    return quiet_hours.QuietHours.parse(text) if text else None
 
 
 @dataclass(frozen=True, slots=True)

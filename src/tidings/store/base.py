@@ -109,6 +109,13 @@ class Store(ABC):
         PostgreSQL other processes share the work; their leases must run out)."""
         return False
 
+    async def wake_others(self, due_us: int) -> None:
+        """Tell the dispatchers of other processes (`listen`) that a timer is now due at
+        `due_us`: for a due time moved earlier after the insert that announced it (a
+        reschedule, a batch resume). Sent after the change committed. Default: nothing (one
+        process: the caller wakes its own dispatcher)."""
+        return None
+
     async def listen(self, callback: Callable[[int | None], None]) -> None:
         """Call `callback(due_us)` when another process inserts a timer due at `due_us` (None: some
         timer may have changed; look again). Returns once subscribed; lasts until `close()`.

@@ -4,7 +4,8 @@ Each write is one transaction on a pooled connection (READ COMMITTED; the script
 they change). Reads run on a pooled connection without an explicit transaction. Claims are a
 single statement, so any number of processes can claim from the same table without ever getting
 the same row. Inserts `NOTIFY tidings_due` in their transaction so that schedulers in other
-processes wake up for an earlier due time; `listen()` is the receiving end.
+processes wake up for an earlier due time (a reschedule or a batch resume sends the same
+notification after its commit, `wake_others`); `listen()` is the receiving end.
 """
 
 from __future__ import annotations
@@ -282,6 +283,13 @@ class PostgresStore(Store):
             kept_answers = [a for a in answers if a.account_id not in exc.accounts]
             await self.insert_omnimessages(kept, None, kept_answers)
             return exc.accounts
+
+    async def wake_others(self, due_us: int) -> None:
+        try:
+            await self._pool.execute(_sql(_NOTIFY), NOTIFY_CHANNEL, str(due_us))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # The change itself committed; the others find it at their safety poll.
+            log.warning("NOTIFY %s after a commit failed (%s)", NOTIFY_CHANNEL, exc)
 
     async def listen(self, callback: Callable[[int | None], None]) -> None:
         listener = _Listener(self._dsn, callback)

@@ -65,6 +65,9 @@ class NewOmnimessage:
     channels: tuple[NewChannelMessage, ...]
     moved_by: str | None = None  # "quiet_hours" when due_us was held past the requested time
     batch: str | None = None  # the tag batch operations act on (issue 12)
+    # The request's own quiet hours: None (not named), "" (null: none) or "HH:MM-HH:MM"
+    # (core/quiet_hours.py, OWN_NONE); a reschedule applies them again.
+    quiet_hours: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

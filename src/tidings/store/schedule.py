@@ -36,6 +36,7 @@ LIST_CHANNELS = query("list_channels")
 GET = query("get_omnimessage")
 CHANNELS = query("omnimessage_channels")
 LOCK_TIMERS = query("lock_timers_of")
+RESCHEDULE_TARGET = query("reschedule_target")
 RESCHEDULE = query("reschedule_omnimessage")
 MOVE_TIMER = query("move_send_timer")
 APPEND_LIFECYCLE = query("append_lifecycle")
@@ -71,6 +72,16 @@ class ListItem:
     created_us: int
     batch: str | None
     channels: tuple[ChannelBriefRow, ...]
+    moved_by: str | None = None  # "quiet_hours": due_us was held past the requested time
+
+
+@dataclass(frozen=True, slots=True)
+class RescheduleTarget:
+    """What a reschedule applies quiet hours with: the recipient, and the message's own quiet
+    hours as sent (None: not named, the account's apply; "": none)."""
+
+    to: str
+    quiet_hours: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,7 @@ def _item(r: Row, chans: tuple[ChannelBriefRow, ...]) -> ListItem:
         r["created_us"],
         r["batch"],
         chans,
+        r["moved_by"],
     )
 
 
@@ -150,11 +162,23 @@ async def inspect(tx: Tx, account_id: int, omni_id: str) -> Inspected | None:
     return Inspected(OmniView.from_row(rows[0], chans), tuple(await events.history(tx, omni_id)))
 
 
+async def reschedule_target(tx: Tx, account_id: int, omni_id: str) -> RescheduleTarget | None:
+    rows = await tx.fetch(RESCHEDULE_TARGET, omni_id, account_id)
+    return RescheduleTarget(rows[0]["to_number"], rows[0]["quiet_hours"]) if rows else None
+
+
 async def reschedule(
-    tx: Tx, account_id: int, omni_id: str, due_us: int, time_to_send_us: int | None, now_us: int
+    tx: Tx,
+    account_id: int,
+    omni_id: str,
+    due_us: int,
+    time_to_send_us: int | None,
+    moved_by: str | None,
+    now_us: int,
 ) -> str | None:
-    """Move a waiting message to `due_us`; its state (scheduled or paused), or None when it is
-    not waiting (already sending, final, another account's, or no such message)."""
+    """Move a waiting message to `due_us` (`moved_by`: why it is later than requested); its
+    state (scheduled or paused), or None when it is not waiting (already sending, final,
+    another account's, or no such message)."""
     await tx.fetch(LOCK_TIMERS, [omni_id])
     won = await tx.fetch(
         RESCHEDULE,
@@ -164,6 +188,7 @@ async def reschedule(
         time_to_send_us,
         now_us,
         allowed_from(Control.RESCHEDULE),
+        moved_by,
     )
     if not won:
         return None
@@ -277,12 +302,28 @@ class Schedule(Port):
     async def inspect(self, account_id: int, omni_id: str) -> Inspected | None:
         return await self._db.query(lambda tx: inspect(tx, account_id, omni_id))
 
+    async def reschedule_target(self, account_id: int, omni_id: str) -> RescheduleTarget | None:
+        return await self._db.query(lambda tx: reschedule_target(tx, account_id, omni_id))
+
     async def reschedule(
-        self, account_id: int, omni_id: str, due_us: int, time_to_send_us: int | None, now_us: int
+        self,
+        account_id: int,
+        omni_id: str,
+        due_us: int,
+        time_to_send_us: int | None,
+        moved_by: str | None,
+        now_us: int,
     ) -> str | None:
-        return await self._db.transact(
-            lambda tx: reschedule(tx, account_id, omni_id, due_us, time_to_send_us, now_us)
+        """See `reschedule`. A message left scheduled wakes the dispatchers of other processes
+        for its new due time (`Store.wake_others`), as an insert does."""
+        state = await self._db.transact(
+            lambda tx: reschedule(
+                tx, account_id, omni_id, due_us, time_to_send_us, moved_by, now_us
+            )
         )
+        if state == OmniState.SCHEDULED:
+            await self._db.wake_others(due_us)
+        return state
 
     async def pause_batch(self, account_id: int, batch: str) -> BatchResult:
         now = await self._db.now_us()
@@ -290,9 +331,12 @@ class Schedule(Port):
 
     async def resume_batch(self, account_id: int, batch: str, skip_missed: bool) -> BatchResult:
         now = await self._db.now_us()
-        return await self._db.transact(
+        result = await self._db.transact(
             lambda tx: resume_batch(tx, account_id, batch, now, skip_missed)
         )
+        if result.earliest_due_us is not None:
+            await self._db.wake_others(result.earliest_due_us)
+        return result
 
     async def cancel_batch(self, account_id: int, batch: str) -> BatchResult:
         now = await self._db.now_us()

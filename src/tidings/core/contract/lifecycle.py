@@ -48,7 +48,13 @@ class Reschedule(Wire):
 _SEND_AT = Field(
     description="When the message is due to be handed to its first channel (UTC, milliseconds, "
     "`Z`): the requested time, or the acceptance time when none was requested (a past time is "
-    "sent at once)."
+    "sent at once) — or, when `moved_by` is `quiet_hours`, the end of the recipient's quiet "
+    "hours that held it."
+)
+_MOVED_BY = Field(
+    description="`quiet_hours` when `send_at` was held past the requested time (or the "
+    "acceptance time) by quiet hours, the account's or the message's own; else null. A "
+    "reschedule applies the same quiet hours to its new time and sets or clears this."
 )
 _TIME_TO_SEND = Field(
     description="The requested `time_to_send` (UTC, milliseconds, `Z`), or null when none was "
@@ -84,6 +90,7 @@ class OmnimessageItem(TypedDict):
     priority: Annotated[str, OneOf(PRIORITY_NAMES), Field(description="Its priority.")]
     time_to_send: Annotated[Instant | None, _TIME_TO_SEND]
     send_at: Annotated[Instant, _SEND_AT]
+    moved_by: Annotated[str | None, OneOf(("quiet_hours", None)), _MOVED_BY]
     created_at: Annotated[Instant, Field(description="When it was accepted (UTC).")]
     channels: Annotated[list[ListChannel], Field(description="Its fallback chain, in order.")]
 
@@ -158,6 +165,7 @@ class OmnimessageDetail(TypedDict):
     priority: Annotated[str, OneOf(PRIORITY_NAMES), Field(description="Its priority.")]
     time_to_send: Annotated[Instant | None, _TIME_TO_SEND]
     send_at: Annotated[Instant, _SEND_AT]
+    moved_by: Annotated[str | None, OneOf(("quiet_hours", None)), _MOVED_BY]
     created_at: Annotated[Instant, Field(description="When it was accepted (UTC).")]
     dlr_url: Annotated[str | None, Field(description="Where its delivery reports go.")]
     text_store: Annotated[
@@ -174,6 +182,7 @@ class Rescheduled(TypedDict):
     state: Annotated[str, OneOf(("scheduled", "paused")), Field(description="Still waiting.")]
     time_to_send: Annotated[Instant, Field(description="The new requested time (UTC).")]
     send_at: Annotated[Instant, _SEND_AT]
+    moved_by: Annotated[str | None, OneOf(("quiet_hours", None)), _MOVED_BY]
 
 
 class BatchChanged(TypedDict):

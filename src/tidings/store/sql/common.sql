@@ -175,8 +175,8 @@ VALUES ($1, CAST($2 AS DOUBLE PRECISION), $3, 0) ON CONFLICT (account_id) DO NOT
 -- insert_omnimessage --
 -- One accepted omnimessage, scheduled at its first channel.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us, moved_by, batch)
-VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11)
+    dlr_url, text_store, position, created_us, updated_us, moved_by, batch, quiet_hours)
+VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12)
 
 -- insert_channel_message --
 -- One channel message of an accepted omnimessage, at its place in the fallback chain.
@@ -230,7 +230,7 @@ RETURNING id, channel, sender
 -- One page of an account's omnimessages, newest first, after the position ($2, $3)
 -- (exclusive), on omnimessages_account_created_id; due between $4 and $5 (exclusive), to a
 -- number ($6) and in a batch ($7) when given.
-SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
 FROM omnimessages
 WHERE account_id = $1 AND (created_us, id) < ($2, $3)
     AND due_us >= $4 AND due_us < $5
@@ -240,7 +240,7 @@ ORDER BY created_us DESC, id DESC LIMIT $8
 
 -- list_new_state --
 -- list_new for the omnimessages in state $8, on omnimessages_account_state_created.
-SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
 FROM omnimessages
 WHERE account_id = $1 AND state = $8 AND (created_us, id) < ($2, $3)
     AND due_us >= $4 AND due_us < $5
@@ -252,7 +252,7 @@ ORDER BY created_us DESC, id DESC LIMIT $9
 -- One page of an account's scheduled omnimessages, soonest first, after the position ($2, $3)
 -- (exclusive), on the partial index omnimessages_scheduled_due (the state is written out so that
 -- the planner can match the index's predicate); filters as list_new.
-SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
 FROM omnimessages
 WHERE account_id = $1 AND state = 'scheduled' AND (due_us, id) > ($2, $3)
     AND due_us >= $4 AND due_us < $5
@@ -262,7 +262,7 @@ ORDER BY due_us, id LIMIT $8
 
 -- list_paused --
 -- list_scheduled for paused omnimessages, on omnimessages_paused_due.
-SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
 FROM omnimessages
 WHERE account_id = $1 AND state = 'paused' AND (due_us, id) > ($2, $3)
     AND due_us >= $4 AND due_us < $5
@@ -275,11 +275,16 @@ ORDER BY due_us, id LIMIT $8
 SELECT omnimessage_id, id, position, channel, sender, status FROM channel_messages
 WHERE omnimessage_id IN_TEXT($1) ORDER BY omnimessage_id, position
 
+-- reschedule_target --
+-- What a reschedule needs to apply quiet hours to the new time: an omnimessage's recipient and
+-- its own quiet hours as sent (both never change once stored).
+SELECT to_number, quiet_hours FROM omnimessages WHERE id = $1 AND account_id = $2
+
 -- reschedule_omnimessage --
 -- Move an omnimessage still waiting (in one of the states $6) to the due time $3 (requested
--- time $4): this one conditional update decides the move against the dispatcher's start. The
--- new time is taken as given, so a hold by quiet hours (moved_by) no longer applies.
-UPDATE omnimessages SET due_us = $3, time_to_send_us = $4, updated_us = $5, moved_by = NULL
+-- time $4, held by quiet hours when $7 is 'quiet_hours'): this one conditional update decides
+-- the move against the dispatcher's start.
+UPDATE omnimessages SET due_us = $3, time_to_send_us = $4, updated_us = $5, moved_by = $7
 WHERE id = $1 AND account_id = $2 AND state IN_TEXT($6)
 RETURNING state
 

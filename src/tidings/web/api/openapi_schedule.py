@@ -137,7 +137,8 @@ def schedule_paths(time_pattern: str, limit_max: int, limit_default: int) -> dic
                 "tags": [_TAG],
                 "summary": "The whole omnimessage",
                 "description": _EXT + "Its channels with their statuses and contents (as "
-                "`text_store` allows), its requested and effective send times, and its history: "
+                "`text_store` allows), its requested and effective send times (`moved_by`: why "
+                "they differ), and its history: "
                 "every status, connector answer and reschedule, pause or resume, oldest first.",
                 "responses": {
                     "200": _ok("The message.", "OmnimessageDetail"),
@@ -153,7 +154,9 @@ def schedule_paths(time_pattern: str, limit_max: int, limit_default: int) -> dic
                 "send) for a message still scheduled or paused. Decided against the start of "
                 "sending by one conditional update, like cancel: either **200** and the message "
                 "is sent at the new time (never at the old one), or **404** because it has "
-                "already started sending (or does not exist).",
+                "already started sending (or does not exist). Quiet hours apply to the new time "
+                "as on send (the message's own `quiet_hours` as sent, else the account's): "
+                "`send_at` is the effective time, `moved_by` says whether it was held.",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("Reschedule")}},

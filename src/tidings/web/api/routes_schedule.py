@@ -171,8 +171,8 @@ async def reschedule_omnimessage(request: Request) -> Response:
         raise not_found(
             "No waiting omnimessage with this id: it was already sent, or does not exist"
         )
-    state, tts, due = result
-    return json_response(rescheduled_body(omni_id, state, tts, due), 200)
+    state, tts, due, moved_by = result
+    return json_response(rescheduled_body(omni_id, state, tts, due, moved_by), 200)
 
 
 def _tag(request: Request) -> str:

@@ -67,6 +67,7 @@ def list_item(i: ListItem) -> OmnimessageItem:
         "priority": _priority(i.priority),
         "time_to_send": _iso_ms(i.time_to_send_us),
         "send_at": iso_ms(i.due_us),
+        "moved_by": i.moved_by,
         "created_at": iso_ms(i.created_us),
         "channels": [
             {
@@ -117,6 +118,7 @@ def detail_body(found: Inspected) -> OmnimessageDetail:
         "priority": _priority(o.priority),
         "time_to_send": _iso_ms(o.time_to_send_us),
         "send_at": iso_ms(o.due_us),
+        "moved_by": o.moved_by,
         "created_at": iso_ms(o.created_us),
         "dlr_url": o.dlr_url,
         "text_store": o.text_store,
@@ -125,10 +127,13 @@ def detail_body(found: Inspected) -> OmnimessageDetail:
     }
 
 
-def rescheduled_body(omni_id: str, state: str, tts_us: int, due_us: int) -> Rescheduled:
+def rescheduled_body(
+    omni_id: str, state: str, tts_us: int, due_us: int, moved_by: str | None
+) -> Rescheduled:
     return {
         "omnimessage_id": omni_id,
         "state": STATE_NAMES.get(state, state),
         "time_to_send": iso_ms(tts_us),
         "send_at": iso_ms(due_us),
+        "moved_by": moved_by,
     }
