@@ -23,6 +23,7 @@ from tidings.store.base import Store
 from tidings.store.group_commit import GroupCommit
 from tidings.store.records import (
     Account,
+    BlacklistSource,
     CancelResult,
     KeyAnswer,
     NewOmnimessage,
@@ -117,10 +118,11 @@ class Engine:
         *,
         reauthenticate: Reauthenticate | None = None,
         answer: AnswerFor | None = None,
+        purpose: str | None = None,
     ) -> NewOmnimessage:
         """Validate and accept one omnimessage: see `FrontDoor.submit`."""
         return await self.front_door.submit(
-            account, body, reauthenticate=reauthenticate, answer=answer
+            account, body, reauthenticate=reauthenticate, answer=answer, purpose=purpose
         )
 
     async def submit_bulk(
@@ -196,3 +198,18 @@ class Engine:
             await self._on_changes(result.changes)
         if result.earliest_due_us is not None:
             self.dispatcher.wake(result.earliest_due_us)
+
+    # -- the blacklist (Messente's Phonebook API; issue 13) -------------------------------------
+
+    async def blacklist_add(self, account: Account, phone: str) -> bool:
+        """List an E.164 number; False when it already was. Nothing already handed to a
+        provider is recalled; every later send to it ends REJECTD err 8 when it fires."""
+        return await self.store.blacklist.add(
+            account.id, phone, BlacklistSource.API, self.clock.now_us()
+        )
+
+    async def blacklist_remove(self, account: Account, phone: str) -> bool:
+        """Unlist a number; False when it was not listed."""
+        return await self.store.blacklist.remove(
+            account.id, phone, BlacklistSource.API, self.clock.now_us()
+        )

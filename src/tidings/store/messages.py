@@ -51,6 +51,7 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
                 o.created_us,
                 o.moved_by,
                 o.batch,
+                o.purpose,
             )
             for o in items
         ],
