@@ -32,7 +32,8 @@ from messente_api.exceptions import ApiException, NotFoundException, Unauthorize
 from messente_api.models.error_phonebook import ErrorPhonebook
 
 from tests.e2e.conftest import _running_server
-from tests.e2e.server import Server
+from tests.e2e.server import Server, run_cli
+from tests.e2e.test_cli_client import cli, ok, ok_json
 from tests.waiting import wait_until
 
 SCENARIO_252 = Path(__file__).parent / "clients" / "v252_blacklist.py"
@@ -327,3 +328,48 @@ def test_direct_send_to_a_listed_number(server: Server, alice: ApiClient) -> Non
     again = _send(alice, to)
     wait_until(lambda: inbox(server, to), "the message after the removal")
     assert [m["omnimessage_id"] for m in inbox(server, to)] == [again]
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_blacklist_commands(server: Server) -> None:
+    number = new_to()
+    digits = number.removeprefix("+")  # stored in E.164 all the same
+    assert f"blacklisted {digits}" in ok(server, "blacklist", "add", digits)
+    assert number in ok(server, "blacklist", "list").split()
+    assert number in ok_json(server, "blacklist", "list")["phoneNumbers"]
+    assert ok_json(server, "blacklist", "check", number) == {
+        "phoneNumber": number,
+        "blacklisted": True,
+    }
+    again = cli(server, "blacklist", "add", number)
+    assert again.returncode == 1 and "204 (Conflict)" in again.stderr, again.stderr
+    bad = cli(server, "blacklist", "add", "+1")
+    assert bad.returncode == 1 and "201 (Invalid data)" in bad.stderr, bad.stderr
+    assert "removed" in ok(server, "blacklist", "remove", number)
+    gone = cli(server, "blacklist", "check", number)
+    assert gone.returncode == 4 and "not blacklisted" in gone.stdout
+    assert cli(server, "blacklist", "remove", number).returncode == 1
+
+
+def test_cli_accounts_set_opt_out_options(server: Server) -> None:
+    done = run_cli(
+        "accounts",
+        "set",
+        "bob",
+        "--opt-out-words",
+        "Lõpeta, ARRÊT",
+        "--opt-out-reply",
+        "Bye",
+        database=server.database,
+    )
+    assert "updated account bob" in done.stdout
+    clash = run_cli(
+        "accounts", "set", "bob", "--opt-in-words", "arret", database=server.database, check=False
+    )
+    assert clash.returncode == 2 and "both opt out and opt in" in clash.stderr
+    empty = run_cli(
+        "accounts", "set", "bob", "--opt-out-words", "a,,b", database=server.database, check=False
+    )
+    assert empty.returncode == 2 and "empty word" in empty.stderr
