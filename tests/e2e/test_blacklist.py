@@ -32,6 +32,7 @@ from messente_api.exceptions import ApiException, NotFoundException, Unauthorize
 from messente_api.models.error_phonebook import ErrorPhonebook
 
 from tests.e2e.conftest import _running_server
+from tests.e2e.receiver import Receiver
 from tests.e2e.server import Server, run_cli
 from tests.e2e.test_cli_client import cli, ok, ok_json
 from tests.waiting import wait_until
@@ -53,7 +54,8 @@ def _client(server: Server, username: str, password: str) -> ApiClient:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for this module (accounts alice and bob): each test uses its own numbers."""
     workdir = tmp_path_factory.mktemp("blacklist-server")
-    yield from _running_server(workdir, f"sqlite:///{workdir / 'tidings.db'}")
+    env = {"TIDINGS_WEBHOOK_ALLOW": "127.0.0.0/8"}  # delivery reports to a local receiver
+    yield from _running_server(workdir, f"sqlite:///{workdir / 'tidings.db'}", env=env)
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +274,9 @@ def test_idempotency_key_on_add(server: Server) -> None:
 # -- the fire-time rule ---------------------------------------------------------------------------
 
 
-def _send(client: ApiClient, to: str, when: dt.datetime | None = None) -> str:
+def _send(
+    client: ApiClient, to: str, when: dt.datetime | None = None, dlr_url: str | None = None
+) -> str:
     response = OmnimessageApi(client).send_omnimessage(
         Omnimessage(
             to=to,
@@ -281,6 +285,7 @@ def _send(client: ApiClient, to: str, when: dt.datetime | None = None) -> str:
                 OmnimessageMessagesInner(Viber(text="hello again")),
             ],
             time_to_send=when,
+            dlr_url=dlr_url,
         )
     )
     return str(response.omnimessage_id)
@@ -317,11 +322,28 @@ def test_listed_after_scheduling_is_never_sent(backend_server: Server) -> None:
         _assert_rejected(server, client, blocked_id, listed)
 
 
-def test_direct_send_to_a_listed_number(server: Server, alice: ApiClient) -> None:
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+def test_direct_send_to_a_listed_number(
+    server: Server, alice: ApiClient, receiver: Receiver
+) -> None:
     to = new_to()
     BlacklistApi(alice).add_to_blacklist(NumberToBlacklist(phone_number=to))
-    omni_id = _send(alice, to)  # accepted: 201 like any other
+    omni_id = _send(alice, to, dlr_url=receiver.url)  # accepted: 201 like any other
     _assert_rejected(server, alice, omni_id, to)
+    # Reported to the dlr_url like any status.
+    reports = [r.json for r in receiver.wait_for(2)]
+    assert sorted((r["channel"], r["status"], r["err"]) for r in reports) == [
+        ("sms", "REJECTD", 8),
+        ("viber", "REJECTD", 8),
+    ]
+    assert {r["omnimessage_id"] for r in reports} == {omni_id}
 
     # Removed from the list, the number is sent to again.
     BlacklistApi(alice).delete_from_blacklist(to)
