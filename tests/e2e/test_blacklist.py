@@ -115,7 +115,7 @@ def test_blacklist_api_2_7(server: Server, alice: ApiClient) -> None:
         api.add_to_blacklist(NumberToBlacklist(phone_number=listed))
     assert conflict.value.status == 409
     (item,) = phonebook_errors(conflict.value)
-    assert (item["title"], item["code"], item["source"]) == ("Conflict", "204", "phoneNumber")
+    assert (item["title"], item["code"], item["source"]) == ("Conflict", "204", None)
 
     assert mine(api.fetch_blacklist().phone_numbers, listed, other) == [listed, other]
     assert api.is_blacklisted(listed) is None  # 204
@@ -395,3 +395,16 @@ def test_cli_accounts_set_opt_out_options(server: Server) -> None:
         "accounts", "set", "bob", "--opt-out-words", "a,,b", database=server.database, check=False
     )
     assert empty.returncode == 2 and "empty word" in empty.stderr
+
+
+def test_every_refusal_under_the_phonebook_has_its_codes(server: Server) -> None:
+    base = f"{server.url}/v1/phonebook/blacklist"
+    wrong = _error(httpx.put(base, json={}, auth=server.auth, timeout=10), 405)
+    assert (wrong["title"], wrong["code"]) == ("Client error", "244")
+    nothing = _error(httpx.get(f"{base}/+37251234567/x", auth=server.auth, timeout=10), 404)
+    assert (nothing["title"], nothing["code"]) == ("Missing resource", "203")
+    denied = _error(httpx.get(base, auth=("alice", "nope"), timeout=10), 401)
+    assert (denied["title"], denied["code"]) == ("Unauthorized", "202")
+    bad_key = _post(server, b'{"phoneNumber": "+37251234567"}', **{"Idempotency-Key": "k" * 256})
+    item = _error(bad_key, 400)
+    assert (item["code"], item["source"]) == ("201", "Idempotency-Key")

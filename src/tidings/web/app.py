@@ -73,7 +73,6 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
     m = routes_messages
     sc = routes_schedule
     pb = routes_phonebook
-    pb_errors = routes_phonebook.phonebook_errors
     routes = [
         # idempotent(...): the route honours an Idempotency-Key (web/api/idempotency.py).
         Route("/v1/omnimessage", idempotent(m.send_omnimessage), methods=["POST"]),
@@ -97,16 +96,13 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
         Route("/v1/batches/{tag}/resume", idempotent(sc.resume_batch), methods=["POST"]),
         Route("/v1/batches/{tag}/cancel", idempotent(sc.cancel_batch), methods=["POST"]),
         # Messente's Phonebook blacklist (issue 13), every error in the Phonebook format.
-        Route("/v1/phonebook/blacklist", pb_errors(pb.fetch_blacklist), methods=["GET"]),
-        Route(
-            "/v1/phonebook/blacklist",
-            pb_errors(idempotent(pb_errors(pb.add_to_blacklist))),
-            methods=["POST"],
-        ),
-        Route("/v1/phonebook/blacklist/{phone}", pb_errors(pb.is_blacklisted), methods=["GET"]),
+        # (web/errors.py answers any error under /v1/phonebook/ with the Phonebook's codes.)
+        Route("/v1/phonebook/blacklist", pb.fetch_blacklist, methods=["GET"]),
+        Route("/v1/phonebook/blacklist", idempotent(pb.add_to_blacklist), methods=["POST"]),
+        Route("/v1/phonebook/blacklist/{phone}", pb.is_blacklisted, methods=["GET"]),
         Route(
             "/v1/phonebook/blacklist/{phone}",
-            pb_errors(idempotent(pb_errors(pb.delete_from_blacklist))),
+            idempotent(pb.delete_from_blacklist),
             methods=["DELETE"],
         ),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),

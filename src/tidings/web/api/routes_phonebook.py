@@ -3,9 +3,12 @@
 
 Answers as Messente's: list 200 `{"phoneNumbers": [...]}`; add 204 (409 when already listed);
 check 204 when listed, 404 when not; delete 204 (404 when not listed). Every error has the
-Phonebook body (`ErrorPhonebook`, codes "201".."205"/"244"), including the 401 and the
-Idempotency-Key refusals, so the official `BlacklistApi` reads them as its own errors; each item
-also carries `source` (a Tidings extension the clients keep as an extra property).
+Phonebook body (`ErrorPhonebook`, codes "201".."205"/"244"), including the 401, 405 and the
+Idempotency-Key refusals (web/errors.py answers every error under /v1/phonebook/ so), and the
+official `BlacklistApi` reads them as its own errors; each item
+also carries `source` (a Tidings extension the clients keep as an extra property): the field or
+parameter on a 400 (and `Idempotency-Key` on its refusals), null otherwise, as on the Omnichannel
+endpoints.
 
 Numbers are normalised to E.164 exactly as recipients on send (core/phone.py), so `37251234567`
 and `+37251234567` are one entry, and the fire-time rule (core/lifecycle.py) compares like with
@@ -14,43 +17,19 @@ like. The `{phone}` path parameter arrives URL-decoded (the clients send `+` as 
 
 from __future__ import annotations
 
-import functools
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tidings.core.contract.phonebook import FetchBlacklistSuccess
-from tidings.core.errors import INVALID, ErrorItem, RequestInvalid, phonebook_pair
+from tidings.core.errors import INVALID
 from tidings.core.phone import normalise_msisdn
 from tidings.core.validation import validate_number_to_blacklist
 from tidings.web.api.body import read_json
-from tidings.web.api.idempotency import Handler
 from tidings.web.context import ApiContext, account_of
-from tidings.web.errors import ApiError, error
+from tidings.web.errors import error
 from tidings.web.responses import json_response
 
 MAX_BODY_BYTES = 4096
-
-
-def _phonebook(exc: ApiError) -> ApiError:
-    title, code = phonebook_pair(exc.status)
-    items = [ErrorItem(title, code, e.detail, e.source) for e in exc.errors]
-    return ApiError(exc.status, items, exc.headers)
-
-
-def phonebook_errors(handler: Handler) -> Handler:
-    """`handler` answering every refusal in the Phonebook error format."""
-
-    @functools.wraps(handler)
-    async def route(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            raise _phonebook(exc) from None
-        except RequestInvalid as exc:
-            raise _phonebook(ApiError(400, exc.errors)) from None
-
-    return route
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -84,7 +63,7 @@ async def add_to_blacklist(request: Request) -> Response:
     data = await read_json(request, MAX_BODY_BYTES)
     phone = validate_number_to_blacklist(data)
     if not await ctx.engine.blacklist_add(account, phone):
-        raise error(409, INVALID, f"{phone} is already in the blacklist", "phoneNumber")
+        raise error(409, INVALID, f"{phone} is already in the blacklist")
     return _no_content()
 
 
@@ -93,7 +72,7 @@ async def is_blacklisted(request: Request) -> Response:
     account = await account_of(request)
     phone = _phone(request)
     if not await ctx.store.blacklist.has(account.id, phone):
-        raise error(404, INVALID, f"{phone} is not in the blacklist", "phone")
+        raise error(404, INVALID, f"{phone} is not in the blacklist")
     return _no_content()
 
 
@@ -102,5 +81,5 @@ async def delete_from_blacklist(request: Request) -> Response:
     account = await account_of(request)
     phone = _phone(request)
     if not await ctx.engine.blacklist_remove(account, phone):
-        raise error(404, INVALID, f"{phone} is not in the blacklist", "phone")
+        raise error(404, INVALID, f"{phone} is not in the blacklist")
     return _no_content()
