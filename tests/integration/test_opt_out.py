@@ -100,7 +100,8 @@ async def test_stop_repeated_stop_and_start(engine: Engine, store: Store, accoun
     assert [(e.kind, e.status, e.err) for e in history] == [("status", "REJECTD", 8)] * 2
 
     # A repeated STOP (any form) sends nothing more.
-    again = await apply_opt_out(engine, account.id, PHONE.removeprefix("+"), "sms", "STOP", "in-2")
+    # (Engine.apply_opt_out is the same function.)
+    again = await engine.apply_opt_out(account.id, PHONE.removeprefix("+"), "sms", "STOP", "in-2")
     assert again.is_opt_out and not again.changed and again.confirmation_id is None
 
     # An ordinary text is not a keyword: nothing happens.

@@ -11,11 +11,13 @@ from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
 from tidings.core.model import FINAL_FAILURE, Limits, OmniState
 from tidings.core.validation import validate_reschedule
+from tidings.engine import opt_out
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
+from tidings.engine.opt_out import OptOutResult
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
 from tidings.engine.submit import AnswerFor, FrontDoor, Reauthenticate
@@ -212,4 +214,18 @@ class Engine:
         """Unlist a number; False when it was not listed."""
         return await self.store.blacklist.remove(
             account.id, phone, BlacklistSource.API, self.clock.now_us()
+        )
+
+    async def apply_opt_out(
+        self,
+        account_id: int,
+        phone: str,
+        channel: str,
+        text: str,
+        inbound_id: str,
+        sender: str | None = None,
+    ) -> OptOutResult:
+        """The keyword opt-out rules for one inbound text: see engine/opt_out.py."""
+        return await opt_out.apply_opt_out(
+            self, account_id, phone, channel, text, inbound_id, sender
         )
