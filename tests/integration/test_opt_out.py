@@ -158,3 +158,13 @@ async def test_account_words_and_replies_on_the_channel_it_came_from(
 async def test_an_impossible_number_is_refused(engine: Engine, account: Account) -> None:
     with pytest.raises(ValueError, match="country code"):
         await apply_opt_out(engine, account.id, "+999123", "sms", "STOP", "in-x")
+
+
+async def test_a_confirmation_the_front_door_refuses_leaves_the_listing(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    """RCS needs its agent as sender; without one there is no confirmation, but the opt-out
+    holds."""
+    result = await apply_opt_out(engine, account.id, PHONE, "rcs", "STOP", "rcs-1")
+    assert result.is_opt_out and result.changed and result.confirmation_id is None
+    assert await store.blacklist.has(account.id, PHONE)

@@ -29,6 +29,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tidings.core.errors import RequestInvalid
 from tidings.core.opt_out import Keyword, OptOutRules, classify, reply_message
 from tidings.core.phone import normalise_msisdn
 from tidings.store.records import BlacklistSource
@@ -74,8 +75,10 @@ async def apply_opt_out(
 ) -> OptOutResult:
     """Apply the opt-out rules to one inbound text from `phone` on `channel`, owned by the
     account. `sender`: what to send the confirmation from (the number or name the text was
-    sent to; None: the account's default sender). Raises ValueError when `phone` is not a
-    possible number (it cannot be listed)."""
+    sent to; None: the account's default sender; RCS needs its agent here). Raises ValueError
+    when `phone` is not a possible number (it cannot be listed). A confirmation the front door
+    refuses (an RCS reply without a sender) is logged and left out (`confirmation_id` None);
+    the blacklist change stands."""
     settings = await engine.store.accounts.opt_out(account_id)
     rules = OptOutRules.of(settings)
     keyword = classify(text, rules)
@@ -106,5 +109,16 @@ async def apply_opt_out(
     if sender:
         message["sender"] = sender
     body = {"to": number, "messages": [message], "quiet_hours": None}
-    record = await engine.submit(account, body, purpose=purpose)
+    try:
+        record = await engine.submit(account, body, purpose=purpose)
+    except RequestInvalid as exc:
+        # E.g. RCS without an agent as `sender`: the listing stands; nothing to confirm with.
+        log.warning(
+            "action=%s_reply_refused account=%d inbound=%s error=%s",
+            keyword.value,
+            account_id,
+            inbound_id,
+            exc,
+        )
+        return OptOutResult(keyword, changed=True)
     return OptOutResult(keyword, changed=True, confirmation_id=record.id)
