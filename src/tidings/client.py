@@ -188,6 +188,31 @@ class TidingsClient:
         """GET /v1/batches/{tag}; answers `{"batch","total","counts":{state: n}}`."""
         return self._call("GET", f"/v1/batches/{quote(tag, safe='') or '-'}", expect=200)
 
+    # --- the Phonebook blacklist ---------------------------------------------------------------
+
+    def blacklist(self) -> dict[str, Any]:
+        """GET /v1/phonebook/blacklist; answers `{"phoneNumbers":[...]}`."""
+        return self._call("GET", "/v1/phonebook/blacklist", expect=200)
+
+    def blacklist_add(self, phone: str) -> dict[str, Any]:
+        """POST /v1/phonebook/blacklist; 204 (409 when already listed)."""
+        body = {"phoneNumber": phone}
+        return self._call("POST", "/v1/phonebook/blacklist", json_body=body, expect=204)
+
+    def blacklist_remove(self, phone: str) -> dict[str, Any]:
+        """DELETE /v1/phonebook/blacklist/{phone}; 204 (404 when not listed)."""
+        return self._call("DELETE", _blacklist_path(phone), expect=204)
+
+    def blacklist_check(self, phone: str) -> bool:
+        """GET /v1/phonebook/blacklist/{phone}: True when listed (204), False when not (404)."""
+        try:
+            self._call("GET", _blacklist_path(phone), expect=204)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     # --- plumbing --------------------------------------------------------------------------
 
     def _call(
@@ -225,3 +250,7 @@ def _path_id(omnimessage_id: str) -> str:
         return str(uuid.UUID(omnimessage_id))
     except ValueError:
         return quote(omnimessage_id, safe="") or "-"
+
+
+def _blacklist_path(phone: str) -> str:
+    return f"/v1/phonebook/blacklist/{quote(phone, safe='') or '-'}"

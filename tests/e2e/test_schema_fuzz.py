@@ -34,6 +34,15 @@ ERROR_TITLES = {
     "106": "Missing data",
     "107": "Method not allowed",
 }
+# The Phonebook endpoints answer with Messente's Phonebook pairs (ErrorPhonebook).
+PHONEBOOK_TITLES = {
+    "201": "Invalid data",
+    "202": "Unauthorized",
+    "203": "Missing resource",
+    "204": "Conflict",
+    "244": "Client error",
+    "205": "General error",
+}
 # Webhooks to a fuzzed `dlr_url` would go out to the internet: every string `dlr_url` is turned
 # into this loopback address, which the SSRF guard refuses at once (a 400 on `dlr_url`).
 LOOPBACK_DLR = "http://127.0.0.1:9/dlr"
@@ -113,12 +122,16 @@ def assert_answer(response: Response, case: Case) -> None:
     body = response.json()
     assert isinstance(body, dict) and set(body) == {"errors"}, what
     assert isinstance(body["errors"], list) and body["errors"], what
+    phonebook = case.operation.path.startswith("/v1/phonebook/")
+    titles = PHONEBOOK_TITLES if phonebook else ERROR_TITLES
     for item in body["errors"]:
         assert isinstance(item, dict) and set(item) == {"title", "detail", "code", "source"}, what
-        assert ERROR_TITLES.get(item["code"]) == item["title"], what
+        assert titles.get(item["code"]) == item["title"], what
         assert isinstance(item["detail"], str) and item["detail"], what
         assert item["source"] is None or isinstance(item["source"], str), what
-        if response.status_code in (409, 422):  # the Idempotency-Key extension's answers
+        if phonebook and response.status_code == 409 and item["source"] is None:
+            assert item["code"] == "204", what  # already listed
+        elif response.status_code in (409, 422):  # the Idempotency-Key extension's answers
             assert item["source"] == "Idempotency-Key", what
         elif response.status_code != 400:
             assert item["source"] is None, what

@@ -327,3 +327,51 @@ def test_a_paused_message_does_not_start() -> None:
     w, o, c = Writes(NOW), _omni("paused"), _chan("pending", started=None)
     assert not on_fire_send(w, o, c)
     assert c.state == "pending" and w.changes == [] and w.drop == set() and w.arm == {}
+
+
+# -- the blacklist rule (issue 13) ---------------------------------------------------------------
+
+
+def _chain(*states: str) -> list[Chan]:
+    return [
+        Chan(f"m{i}", "o1", i, "sms", "Tidings", 60, "{}", s, None, None)
+        for i, s in enumerate(states)
+    ]
+
+
+def test_a_blacklisted_message_rejects_its_whole_chain_and_sends_nothing() -> None:
+    chain = _chain("pending", "pending", "pending")
+    o = _omni("scheduled", n=3)
+    o.blacklisted = True
+    w = Writes(NOW)
+    assert not on_fire_send(w, o, chain[0], chain)
+    assert [c.state for c in chain] == ["failed"] * 3
+    assert [(x.message_id, x.status, x.err, x.error) for x in w.changes] == [
+        (f"m{i}", "REJECTD", 8, "Operator blacklisted") for i in range(3)
+    ]
+    assert w.omnis == {"o1": ("failed", 0)}
+    assert w.drop == {"o1"} and w.hold == [] and w.armed() == {} and w.started == {}
+
+
+def test_a_number_listed_between_two_channels_stops_the_fallback() -> None:
+    """The first channel failed before the number was listed; the fallback's send timer finds
+    it listed: the remaining channels are rejected, the failed one keeps its own status."""
+    chain = _chain("failed", "pending", "pending")
+    chain[0].status = "FAILED"
+    o = _omni("processing", position=1, n=3)
+    o.blacklisted = True
+    w = Writes(NOW)
+    assert not on_fire_send(w, o, chain[1], chain)
+    assert [c.status for c in chain] == ["FAILED", "REJECTD", "REJECTD"]
+    assert [x.message_id for x in w.changes] == ["m1", "m2"]
+    assert w.omnis == {"o1": ("failed", 1)} and w.drop == {"o1"}
+
+
+@pytest.mark.parametrize("omni_state", ["paused", "cancelled", "delivered"])
+def test_the_blacklist_rule_acts_only_on_a_message_about_to_send(omni_state: str) -> None:
+    chain = _chain("pending", "pending")
+    o = _omni(omni_state)
+    o.blacklisted = True
+    w = Writes(NOW)
+    assert not on_fire_send(w, o, chain[0], chain)
+    assert w.changes == [] and [c.state for c in chain] == ["pending", "pending"]

@@ -117,6 +117,11 @@ def test_exact_success_code(path: str, method: str, code: str) -> None:
         ("/v1/omnimessage/{omnimessageId}", "delete", {"202", "400", "401", "404", "409", "422"}),
         ("/v1/omnimessage/{omnimessageId}/status", "get", {"200", "401", "404"}),
         ("/v1/sandbox/messages", "get", {"200", "400", "401"}),
+        # Messente's Phonebook codes; 422 and the second meaning of 409: Idempotency-Key.
+        ("/v1/phonebook/blacklist", "get", {"200", "401"}),
+        ("/v1/phonebook/blacklist", "post", {"204", "400", "401", "409", "413", "415", "422"}),
+        ("/v1/phonebook/blacklist/{phone}", "get", {"204", "400", "401", "404"}),
+        ("/v1/phonebook/blacklist/{phone}", "delete", {"204", "400", "401", "404", "409", "422"}),
     ],
 )
 def test_documented_codes(path: str, method: str, codes: set[str]) -> None:
@@ -154,9 +159,12 @@ def test_success_bodies() -> None:
 
 
 def test_error_responses_use_error_omnichannel() -> None:
+    """Every error of the API is an ErrorOmnichannel, but the Phonebook's (Messente's own
+    ErrorPhonebook, as the official BlacklistApi reads them)."""
     for path, item in DOC["paths"].items():
         if not path.startswith("/v1/"):
             continue
+        expected = "ErrorPhonebook" if path.startswith("/v1/phonebook/") else "ErrorOmnichannel"
         for method, op in item.items():
             if method == "parameters":
                 continue
@@ -167,7 +175,7 @@ def test_error_responses_use_error_omnichannel() -> None:
                     name = response["$ref"].rsplit("/", 1)[-1]
                     response = DOC["components"]["responses"][name]
                 schema = response["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ErrorOmnichannel"}, (path, code)
+                assert schema == {"$ref": f"#/components/schemas/{expected}"}, (path, code)
 
 
 # -- schemas ----------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The `tidings` command: the server (serve, worker, migrate), accounts, and a client of a running
-server (send, status, cancel, inbox; list, reschedule, batch)."""
+server (send, status, cancel, inbox; list, reschedule, batch; blacklist)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 
 from tidings import runtime
 from tidings.cli.accounts import accounts
+from tidings.cli.blacklist_commands import blacklist
 from tidings.cli.client_commands import CLIENT_COMMANDS
 from tidings.cli.schedule_commands import SCHEDULE_COMMANDS
 from tidings.cli.server import migrate, serve, worker
@@ -21,5 +22,13 @@ def main(log_level: str) -> None:
     runtime.configure_logging(log_level)
 
 
-for _command in (serve, worker, migrate, accounts, *CLIENT_COMMANDS, *SCHEDULE_COMMANDS):
+for _command in (
+    serve,
+    worker,
+    migrate,
+    accounts,
+    *CLIENT_COMMANDS,
+    *SCHEDULE_COMMANDS,
+    blacklist,
+):
     main.add_command(_command)

@@ -8,6 +8,7 @@ import click
 
 from tidings import runtime
 from tidings.cli._common import database_option, with_store
+from tidings.core.opt_out import OptOutSettings, WordsInvalid, check_settings, parse_words
 from tidings.core.passwords import hash_password
 from tidings.core.quiet_hours import QuietHours, QuietHoursInvalid
 from tidings.core.validation_sender import sender_problem
@@ -118,6 +119,23 @@ def accounts_remove(username: str, database: str) -> None:
 @click.option("--sender", default=None)
 @click.option("--dlr-url", default=None, help="Default delivery-report URL ('' clears it)")
 @click.option("--quiet-hours", default=None, help=_QUIET_HOURS_HELP + " '' clears them.")
+@click.option(
+    "--opt-out-words",
+    default=None,
+    help="Comma-separated words that opt a number out, besides STOP, UNSUBSCRIBE, STOPALL, "
+    "CANCEL, END and QUIT (case and accents ignored; '' clears them).",
+)
+@click.option(
+    "--opt-in-words",
+    default=None,
+    help="Comma-separated words that opt a number back in, besides START ('' clears them).",
+)
+@click.option(
+    "--opt-out-reply", default=None, help="The confirmation sent on opt-out ('' the default)."
+)
+@click.option(
+    "--opt-in-reply", default=None, help="The confirmation sent on opt-in ('' the default)."
+)
 @database_option
 def accounts_set(
     username: str,
@@ -125,14 +143,33 @@ def accounts_set(
     sender: str | None,
     dlr_url: str | None,
     quiet_hours: str | None,
+    opt_out_words: str | None,
+    opt_in_words: str | None,
+    opt_out_reply: str | None,
+    opt_in_reply: str | None,
     database: str,
 ) -> None:
-    """Change an account's password, default sender, default DLR URL or quiet hours (at once,
-    in every running process)."""
+    """Change an account's password, default sender, default DLR URL, quiet hours or opt-out
+    keywords and replies (at once, in every running process)."""
     _check_sender(sender)
     window = _quiet_hours(quiet_hours)
+    words_given = {
+        "--opt-out-words": opt_out_words,
+        "--opt-in-words": opt_in_words,
+    }
+    parsed: dict[str, tuple[str, ...] | None] = {}
+    for option, raw in words_given.items():
+        try:
+            parsed[option] = None if raw is None else parse_words(raw, option=option)
+        except WordsInvalid as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    opt_out_given = any(
+        v is not None for v in (opt_out_words, opt_in_words, opt_out_reply, opt_in_reply)
+    )
 
     async def go(store: Store) -> None:
+        if opt_out_given:
+            await _set_opt_out(store, username, parsed, opt_out_reply, opt_in_reply)
         acct = await store.accounts.update(
             username,
             password_hash=hash_password(password) if password else None,
@@ -149,3 +186,34 @@ def accounts_set(
             click.echo("the old password stopped working; console sessions were signed out")
 
     with_store(database, go)
+
+
+async def _set_opt_out(
+    store: Store,
+    username: str,
+    words: dict[str, tuple[str, ...] | None],
+    opt_out_reply: str | None,
+    opt_in_reply: str | None,
+) -> None:
+    """Merge the given opt-out options into the account's settings (None keeps a field, ''
+    clears it) and store them, refusing contradictory ones."""
+    acct = await store.accounts.get(username)
+    if acct is None:
+        raise click.ClickException(f"no account {username!r}")
+    now = await store.accounts.opt_out(acct.id)
+
+    def reply(given: str | None, kept: str | None) -> str | None:
+        return kept if given is None else (given.strip() or None)
+
+    out_words, in_words = words["--opt-out-words"], words["--opt-in-words"]
+    settings = OptOutSettings(
+        opt_out_words=now.opt_out_words if out_words is None else out_words,
+        opt_in_words=now.opt_in_words if in_words is None else in_words,
+        opt_out_reply=reply(opt_out_reply, now.opt_out_reply),
+        opt_in_reply=reply(opt_in_reply, now.opt_in_reply),
+    )
+    try:
+        check_settings(settings)
+    except WordsInvalid as exc:
+        raise click.BadParameter(str(exc)) from None
+    await store.accounts.set_opt_out(username, settings)

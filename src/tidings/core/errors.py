@@ -19,6 +19,30 @@ METHOD_NOT_ALLOWED = ("Method not allowed", "107")
 MAX_ERRORS = 20  # problems reported per omnimessage; the rest are left out
 ERROR_PAIRS = (NOT_FOUND, FORBIDDEN, UNAUTHORIZED, INTERNAL, INVALID, MISSING, METHOD_NOT_ALLOWED)
 
+# The Phonebook API's own pairs (`ErrorPhonebook`; messente-api's ErrorTitlePhonebook and
+# ErrorCodePhonebook): another numbering than the Omnichannel one above.
+PB_INVALID = ("Invalid data", "201")
+PB_UNAUTHORIZED = ("Unauthorized", "202")
+PB_MISSING = ("Missing resource", "203")
+PB_CONFLICT = ("Conflict", "204")
+PB_CLIENT = ("Client error", "244")
+PB_GENERAL = ("General error", "205")
+PHONEBOOK_PAIRS = (PB_INVALID, PB_UNAUTHORIZED, PB_MISSING, PB_CONFLICT, PB_CLIENT, PB_GENERAL)
+_PHONEBOOK_BY_STATUS = {
+    400: PB_INVALID,
+    413: PB_INVALID,
+    415: PB_INVALID,
+    422: PB_INVALID,
+    401: PB_UNAUTHORIZED,
+    404: PB_MISSING,
+    409: PB_CONFLICT,
+}
+
+
+def phonebook_pair(status: int) -> tuple[str, str]:
+    """The Phonebook title and code for an error answer's HTTP status."""
+    return _PHONEBOOK_BY_STATUS.get(status, PB_CLIENT if status < 500 else PB_GENERAL)
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorItem:

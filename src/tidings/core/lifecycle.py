@@ -18,12 +18,14 @@ a connector that keeps saying "retry later" cannot hold a channel past its valid
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tidings.core.dispatch import Outcome, Report, SendOutcome, StatusChange
 from tidings.core.model import ERR_TEXT, FINAL_FAILURE, ChannelState, OmniState
 
+BLACKLISTED = 8  # err of a channel not sent because its account blacklists the number
 # err codes that mean "never deliverable to this recipient": reported as REJECTD, not FAILED.
 REJECTING_ERRS = frozenset({3, 5, 7, 8, 9})
 
@@ -122,6 +124,9 @@ class Omni:
     position: int
     dlr_url: str | None
     n_channels: int = 0
+    # Its number is on its account's blacklist and it is not an opt-out confirmation: when its
+    # send timer fires, nothing is sent (`on_fire_send`). Read in the start transaction itself.
+    blacklisted: bool = False
 
 
 @dataclass(slots=True)
@@ -310,9 +315,15 @@ def _expire(w: Writes, o: Omni, c: Chan) -> None:
 # -- events ---------------------------------------------------------------------------------
 
 
-def on_fire_send(w: Writes, o: Omni, c: Chan) -> bool:
+def on_fire_send(w: Writes, o: Omni, c: Chan, chain: Sequence[Chan] = ()) -> bool:
     """A send timer is due: start the attempt at the current position. True when it starts
-    (the caller then hands the channel message to its connector)."""
+    (the caller then hands the channel message to its connector).
+
+    The blacklist rule is decided here, the one place every send starts: a message whose
+    number its account lists (`o.blacklisted`) is not sent; `c` and every still-pending
+    channel of `chain` (the message's channels) end `REJECTD` with err 8, no fallback, and the
+    omnimessage fails. A number listed after scheduling, or between two channels of a
+    fallback, is caught the same way, since each channel starts here."""
     if o.state == OmniState.PAUSED:
         # Never sent, and its timer is never dropped here: the pause set the timer `paused`
         # and cleared its lease in the same transaction, so only resume re-arms it.
@@ -324,6 +335,9 @@ def on_fire_send(w: Writes, o: Omni, c: Chan) -> bool:
         # Already under way (a recovered claim): wait for its deadline instead.
         w.arm[o.id] = (TimerKind.ATTEMPT, c.deadline_us(w.now_us))
         return False
+    if o.blacklisted:
+        _reject_blacklisted(w, o, c, chain)
+        return False
     w._set_omni(o, OmniState.PROCESSING, o.position)
     w._set_chan(c, ChanWrite(ChannelState.SENDING, None, None, None, None))
     if c.started_us is None:
@@ -331,6 +345,22 @@ def on_fire_send(w: Writes, o: Omni, c: Chan) -> bool:
         w.started[c.id] = w.now_us
     w.hold.append(o.id)
     return True
+
+
+def _reject_blacklisted(w: Writes, o: Omni, c: Chan, chain: Sequence[Chan]) -> None:
+    rest = sorted(
+        (x for x in chain if x.id != c.id and x.position > c.position), key=lambda x: x.position
+    )
+    for x in (c, *rest):
+        if x.state == ChannelState.PENDING:
+            # REJECTD is final: pending -> failed (state_after_report does not apply here,
+            # since nothing was ever handed over).
+            w._set_chan(
+                x, ChanWrite(ChannelState.FAILED, "REJECTD", BLACKLISTED, ERR_TEXT[8], w.now_us)
+            )
+            w.changes.append(_change(o, x, "REJECTD", BLACKLISTED, ERR_TEXT[8], w.now_us))
+    w._set_omni(o, OmniState.FAILED, o.position)
+    w.drop.add(o.id)
 
 
 def on_deadline(w: Writes, o: Omni, c: Chan) -> None:

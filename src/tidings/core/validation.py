@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from tidings.core.contract.channels import ENVELOPE_KEYS, ChannelMessage
 from tidings.core.contract.lifecycle import Reschedule
 from tidings.core.contract.omnimessage import MAX_CHANNEL_MESSAGES, BulkOmnimessage, Omnimessage
+from tidings.core.contract.phonebook import NumberToBlacklist
 from tidings.core.contract.problems import INVALID_TYPE, MISSING_TYPE
 from tidings.core.errors import MAX_ERRORS, ErrorItem, RequestInvalid, invalid, missing
 from tidings.core.model import CHANNELS, ChannelRequest, Limits, OmnimessageRequest
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_CHANNEL_MESSAGES",
     "MAX_ERRORS",
     "validate_bulk",
+    "validate_number_to_blacklist",
     "validate_omnimessage",
     "validate_reschedule",
 ]
@@ -34,6 +36,7 @@ __all__ = [
 _OMNIMESSAGE = TypeAdapter(Omnimessage)
 _BULK = TypeAdapter(BulkOmnimessage)
 _RESCHEDULE = TypeAdapter(Reschedule)
+_NUMBER_TO_BLACKLIST = TypeAdapter(NumberToBlacklist)
 _ENVELOPE = set(ENVELOPE_KEYS)
 
 
@@ -73,6 +76,16 @@ def validate_reschedule(data: object, *, now: datetime, limits: Limits) -> datet
     except ValidationError as exc:
         raise RequestInvalid(error_items(exc, "", "the request body")) from None
     return model.time_to_send
+
+
+def validate_number_to_blacklist(data: object) -> str:
+    """Validate a Phonebook blacklist add body (`{"phoneNumber": ...}`): the number in E.164;
+    RequestInvalid (source `phoneNumber`) otherwise."""
+    try:
+        model = _NUMBER_TO_BLACKLIST.validate_python(data)
+    except ValidationError as exc:
+        raise RequestInvalid(error_items(exc, "", "the request body")) from None
+    return model.phone_number
 
 
 def validate_bulk(

@@ -12,11 +12,13 @@ from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
 from tidings.core.model import FINAL_FAILURE, Limits, OmniState
 from tidings.core.validation import validate_reschedule
+from tidings.engine import opt_out
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.metrics import EngineMetrics
+from tidings.engine.opt_out import OptOutResult
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
 from tidings.engine.submit import AnswerFor, FrontDoor, Reauthenticate
@@ -24,6 +26,7 @@ from tidings.store.base import Store
 from tidings.store.group_commit import GroupCommit
 from tidings.store.records import (
     Account,
+    BlacklistSource,
     CancelResult,
     KeyAnswer,
     NewOmnimessage,
@@ -118,10 +121,11 @@ class Engine:
         *,
         reauthenticate: Reauthenticate | None = None,
         answer: AnswerFor | None = None,
+        purpose: str | None = None,
     ) -> NewOmnimessage:
         """Validate and accept one omnimessage: see `FrontDoor.submit`."""
         return await self.front_door.submit(
-            account, body, reauthenticate=reauthenticate, answer=answer
+            account, body, reauthenticate=reauthenticate, answer=answer, purpose=purpose
         )
 
     async def submit_bulk(
@@ -203,3 +207,32 @@ class Engine:
             await self._on_changes(result.changes)
         if result.earliest_due_us is not None:
             self.dispatcher.wake(result.earliest_due_us)
+
+    # -- the blacklist (Messente's Phonebook API; issue 13) -------------------------------------
+
+    async def blacklist_add(self, account: Account, phone: str) -> bool:
+        """List an E.164 number; False when it already was. Nothing already handed to a
+        provider is recalled; every later send to it ends REJECTD err 8 when it fires."""
+        return await self.store.blacklist.add(
+            account.id, phone, BlacklistSource.API, self.clock.now_us()
+        )
+
+    async def blacklist_remove(self, account: Account, phone: str) -> bool:
+        """Unlist a number; False when it was not listed."""
+        return await self.store.blacklist.remove(
+            account.id, phone, BlacklistSource.API, self.clock.now_us()
+        )
+
+    async def apply_opt_out(
+        self,
+        account_id: int,
+        phone: str,
+        channel: str,
+        text: str,
+        inbound_id: str,
+        sender: str | None = None,
+    ) -> OptOutResult:
+        """The keyword opt-out rules for one inbound text: see engine/opt_out.py."""
+        return await opt_out.apply_opt_out(
+            self, account_id, phone, channel, text, inbound_id, sender
+        )

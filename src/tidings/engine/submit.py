@@ -39,8 +39,11 @@ to be recorded in the transaction that stores them (store/idempotency.py)."""
 _ACCEPT_TRIES = 2
 
 
-def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewOmnimessage:
-    """The rows to store for a valid request: fresh ids, the account's defaults filled in."""
+def build_record(
+    account: Account, req: OmnimessageRequest, now_us: int, purpose: str | None = None
+) -> NewOmnimessage:
+    """The rows to store for a valid request: fresh ids, the account's defaults filled in.
+    `purpose`: see `NewOmnimessage.purpose` (None for everything the API accepts)."""
     tts = None
     if req.time_to_send is not None:
         tts = int(req.time_to_send.timestamp() * 1_000_000)
@@ -72,6 +75,7 @@ def build_record(account: Account, req: OmnimessageRequest, now_us: int) -> NewO
             for m in req.messages
         ),
         batch=req.batch,
+        purpose=purpose,
     )
 
 
@@ -92,17 +96,19 @@ class FrontDoor:
         *,
         reauthenticate: Reauthenticate | None = None,
         answer: AnswerFor | None = None,
+        purpose: str | None = None,
     ) -> NewOmnimessage:
         """Accept one omnimessage (a decoded JSON body); `RequestInvalid` names what is wrong.
 
         With `reauthenticate`, the account is checked in the accepting transaction to be as the
         (possibly remembered) credential found it; see `_store`. With `answer`, the request's
-        Idempotency-Key answer is recorded in the same transaction.
+        Idempotency-Key answer is recorded in the same transaction. `purpose` marks a message
+        the server sends itself (an opt-out confirmation); never set from a request.
         """
         req = validate_omnimessage(body, now=self.now(), limits=self.limits)
         if (problem := await self._dlr_problem(req, "")) is not None:
             raise RequestInvalid([problem])
-        (record,) = await self._store(account, [req], reauthenticate, answer)
+        (record,) = await self._store(account, [req], reauthenticate, answer, purpose)
         return record
 
     async def submit_bulk(
@@ -156,6 +162,7 @@ class FrontDoor:
         reqs: Sequence[OmnimessageRequest],
         reauthenticate: Reauthenticate | None,
         answer: AnswerFor | None = None,
+        purpose: str | None = None,
     ) -> list[NewOmnimessage]:
         """Build and accept the records. With `reauthenticate`, the accepting transaction checks
         that the account still has the version it was read at; if it changed (a password change,
@@ -163,7 +170,7 @@ class FrontDoor:
 
         def build(a: Account) -> list[NewOmnimessage]:
             now_us = self.clock.now_us()
-            return [build_record(a, req, now_us) for req in reqs]
+            return [build_record(a, req, now_us, purpose) for req in reqs]
 
         def answer_of(records: list[NewOmnimessage]) -> KeyAnswer | None:
             return None if answer is None else answer(records)

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tidings.core.opt_out import OptOutSettings
 from tidings.store.port import Port
 from tidings.store.queries import query
 from tidings.store.records import Account
-from tidings.store.tx import Tx
+from tidings.store.tx import Row, Tx
 
 CREATE = query("create_account")
 GET = query("get_account")
+GET_BY_ID = query("get_account_by_id")
 VERSION = query("account_version")
 VERSIONS = query("account_versions")
 LIST = query("list_accounts")
 REMOVE = query("remove_account")
 UPDATE = query("update_account")
 END_SESSIONS = query("end_account_sessions")
+OPT_OUT = query("account_opt_out")
+SET_OPT_OUT = query("set_account_opt_out")
+REMOVE_BLACKLIST = query("remove_account_blacklist")
 
 
 async def versions(tx: Tx, account_ids: Sequence[int]) -> dict[int, int]:
@@ -38,7 +43,21 @@ async def _remove(tx: Tx, username: str) -> bool:
     if not rows:
         return False
     await tx.execute(END_SESSIONS, rows[0]["id"])
+    await tx.execute(REMOVE_BLACKLIST, rows[0]["id"])
     return True
+
+
+def _words(stored: str | None) -> tuple[str, ...]:
+    return tuple(w for w in (stored or "").split(",") if w)
+
+
+def _opt_out(r: Row) -> OptOutSettings:
+    return OptOutSettings(
+        _words(r["opt_out_words"]),
+        _words(r["opt_in_words"]),
+        r["opt_out_reply"],
+        r["opt_in_reply"],
+    )
 
 
 async def _update(
@@ -89,6 +108,39 @@ class Accounts(Port):
             return Account.from_row(rows[0]) if rows else None
 
         return await self._db.query(script)
+
+    async def by_id(self, account_id: int) -> Account | None:
+        async def script(tx: Tx) -> Account | None:
+            rows = await tx.fetch(GET_BY_ID, account_id)
+            return Account.from_row(rows[0]) if rows else None
+
+        return await self._db.query(script)
+
+    async def opt_out(self, account_id: int) -> OptOutSettings:
+        """The account's own opt-out keywords and confirmation texts (empty: the defaults)."""
+
+        async def script(tx: Tx) -> OptOutSettings:
+            rows = await tx.fetch(OPT_OUT, account_id)
+            return _opt_out(rows[0]) if rows else OptOutSettings()
+
+        return await self._db.query(script)
+
+    async def set_opt_out(self, username: str, settings: OptOutSettings) -> bool:
+        """Replace the account's opt-out settings (words already normalised, see
+        core/opt_out.py); False when there is no such account."""
+
+        async def script(tx: Tx) -> bool:
+            rows = await tx.fetch(
+                SET_OPT_OUT,
+                username,
+                ",".join(settings.opt_out_words) or None,
+                ",".join(settings.opt_in_words) or None,
+                settings.opt_out_reply,
+                settings.opt_in_reply,
+            )
+            return bool(rows)
+
+        return await self._db.transact(script)
 
     async def versions(self, account_ids: Sequence[int]) -> dict[int, int]:
         """The current version of each of these accounts that still exists."""

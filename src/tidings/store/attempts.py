@@ -26,6 +26,7 @@ from tidings.store.records import (
 from tidings.store.tx import Row, Tx
 
 LOAD_OMNIS = query("load_omnis")
+LOAD_OMNIS_TO_FIRE = query("load_omnis_to_fire")
 LOAD_CHANNELS = query("load_channels")
 HELD_TIMERS = query("held_timers")
 OMNIS_OF_CHANNELS = query("omnimessages_of_channels")
@@ -53,6 +54,12 @@ def _omni(r: Row) -> Omni:
         position=r["position"],
         dlr_url=r["dlr_url"],
     )
+
+
+def _omni_to_fire(r: Row) -> Omni:
+    o = _omni(r)
+    o.blacklisted = bool(r["blacklisted"])
+    return o
 
 
 def _chan(r: Row) -> Chan:
@@ -135,9 +142,16 @@ def _answer(m: lifecycle.AnswerMeta | None) -> tuple[object, ...]:
     return (True, m.connector, m.provider_ref, m.parts_count, m.handed_us)
 
 
-async def _load(tx: Tx, omni_ids: Sequence[str]) -> tuple[dict[str, Omni], dict[str, Chan]]:
+async def _load(
+    tx: Tx, omni_ids: Sequence[str], to_fire: bool = False
+) -> tuple[dict[str, Omni], dict[str, Chan]]:
+    """The omnimessages and their channels, locked. `to_fire`: with the blacklist rule's
+    answer for each (`Omni.blacklisted`), read in this same transaction."""
     ids = sorted(set(omni_ids))  # a stable lock order avoids deadlocks between processes
-    omnis = {o.id: o for o in map(_omni, await tx.fetch(LOAD_OMNIS, ids))}
+    if to_fire:
+        omnis = {o.id: o for o in map(_omni_to_fire, await tx.fetch(LOAD_OMNIS_TO_FIRE, ids))}
+    else:
+        omnis = {o.id: o for o in map(_omni, await tx.fetch(LOAD_OMNIS, ids))}
     chans: dict[str, Chan] = {}
     for r in await tx.fetch(LOAD_CHANNELS, ids):
         c = chans[r["id"]] = _chan(r)
@@ -190,8 +204,15 @@ async def start(
     result = FireResult()
     alive = await fenced(tx, claims)
     result.lost_lease = len(claims) - len(alive)
-    omnis, chans = await _load(tx, [c.ref for c in alive])
+    omnis, chans = await _load(
+        tx, [c.ref for c in alive], to_fire=any(c.kind == TimerKind.SEND for c in alive)
+    )
     at = _index(chans)
+    # The whole chain matters only to a blocked message (the rule rejects all of it).
+    chains: dict[str, list[Chan]] = {}
+    if any(o.blacklisted for o in omnis.values()):
+        for ch in chans.values():
+            chains.setdefault(ch.omnimessage_id, []).append(ch)
     w = Writes(now_us)
     for claim in alive:
         o = omnis.get(claim.ref)
@@ -201,7 +222,7 @@ async def start(
             continue
         if claim.kind == TimerKind.SEND:
             result.cancelled += o.state == "cancelled"
-            if lifecycle.on_fire_send(w, o, c):
+            if lifecycle.on_fire_send(w, o, c, chains.get(o.id, ())):
                 result.sends.append(
                     _job(claim.timer_id, claim.lease_token, claim.due_us, o, c, now_us)
                 )

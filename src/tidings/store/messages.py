@@ -52,6 +52,7 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
                 o.moved_by,
                 o.batch,
                 o.quiet_hours,
+                o.purpose,
             )
             for o in items
         ],

@@ -68,6 +68,9 @@ class NewOmnimessage:
     # The request's own quiet hours: None (not named), "" (null: none) or "HH:MM-HH:MM"
     # (core/quiet_hours.py, OWN_NONE); a reschedule applies them again.
     quiet_hours: str | None = None
+    # None for every ordinary message; an opt-out rule's confirmation says so (`Purpose`): the
+    # fire-time blacklist rule lets it through (core/lifecycle.py, `on_fire_send`).
+    purpose: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,3 +503,41 @@ class KeyRow:
             created_us=r["created_us"],
             claimed_us=r["claimed_us"],
         )
+
+
+class BlacklistSource(StrEnum):
+    """Who listed or unlisted a number."""
+
+    API = "api"  # the Phonebook API (and the CLI, which goes through it)
+    OPT_OUT = "opt_out"  # a keyword opt-out (core/opt_out.py) from an inbound message
+    OPT_IN = "opt_in"  # a keyword opt-in
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEntry:
+    """A number an account never sends to."""
+
+    phone: str
+    source: str
+    inbound_id: str | None  # the inbound message of an opt-out
+    created_us: int
+
+    @classmethod
+    def from_row(cls, r: Row) -> BlacklistEntry:
+        return cls(r["phone"], r["source"], r["inbound_id"], r["created_us"])
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEvent:
+    """One row of a number's append-only blacklist history. `action`: added, removed, or
+    unchanged (a keyword that found the number already as it asked: a repeated STOP)."""
+
+    phone: str
+    action: str
+    source: str
+    inbound_id: str | None
+    at_us: int
+
+    @classmethod
+    def from_row(cls, r: Row) -> BlacklistEvent:
+        return cls(r["phone"], r["action"], r["source"], r["inbound_id"], r["at_us"])

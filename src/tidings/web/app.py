@@ -16,7 +16,7 @@ from starlette.routing import Route
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS
 from tidings.web import errors
-from tidings.web.api import routes_messages, routes_providers, routes_schedule
+from tidings.web.api import routes_messages, routes_phonebook, routes_providers, routes_schedule
 from tidings.web.api.docs_page import docs_html
 from tidings.web.api.idempotency import idempotent
 from tidings.web.api.openapi import openapi_document
@@ -72,6 +72,7 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
 
     m = routes_messages
     sc = routes_schedule
+    pb = routes_phonebook
     routes = [
         # idempotent(...): the route honours an Idempotency-Key (web/api/idempotency.py).
         Route("/v1/omnimessage", idempotent(m.send_omnimessage), methods=["POST"]),
@@ -94,6 +95,16 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
         Route("/v1/batches/{tag}/pause", idempotent(sc.pause_batch), methods=["POST"]),
         Route("/v1/batches/{tag}/resume", idempotent(sc.resume_batch), methods=["POST"]),
         Route("/v1/batches/{tag}/cancel", idempotent(sc.cancel_batch), methods=["POST"]),
+        # Messente's Phonebook blacklist (issue 13), every error in the Phonebook format.
+        # (web/errors.py answers any error under /v1/phonebook/ with the Phonebook's codes.)
+        Route("/v1/phonebook/blacklist", pb.fetch_blacklist, methods=["GET"]),
+        Route("/v1/phonebook/blacklist", idempotent(pb.add_to_blacklist), methods=["POST"]),
+        Route("/v1/phonebook/blacklist/{phone}", pb.is_blacklisted, methods=["GET"]),
+        Route(
+            "/v1/phonebook/blacklist/{phone}",
+            idempotent(pb.delete_from_blacklist),
+            methods=["DELETE"],
+        ),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -20,6 +20,7 @@ from tidings.core.errors import (
     ErrorItem,
     RequestInvalid,
     errors_body,
+    phonebook_pair,
 )
 from tidings.store.errors import is_storage_full, is_storage_unavailable
 from tidings.web.responses import json_response
@@ -64,18 +65,32 @@ def too_many(retry_after_s: float, detail: str) -> ApiError:
     )
 
 
-def error_response(exc: ApiError) -> Response:
+# Messente's Phonebook API answers its errors with its own title/code pairs (ErrorPhonebook).
+PHONEBOOK_PREFIX = "/v1/phonebook/"
+
+
+def phonebook_error(exc: ApiError) -> ApiError:
+    """The same refusal with the Phonebook API's title and code for its status."""
+    title, code = phonebook_pair(exc.status)
+    items = [ErrorItem(title, code, e.detail, e.source) for e in exc.errors]
+    return ApiError(exc.status, items, exc.headers)
+
+
+def error_response(exc: ApiError, request: Request | None = None) -> Response:
+    """The error answer; under /v1/phonebook/ (`request` given) in the Phonebook's codes."""
+    if request is not None and request.url.path.startswith(PHONEBOOK_PREFIX):
+        exc = phonebook_error(exc)
     return json_response(errors_body(exc.errors), exc.status, headers=exc.headers)
 
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc)
+    return error_response(exc, request)
 
 
 async def handle_invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestInvalid)
-    return error_response(ApiError(400, exc.errors))
+    return error_response(ApiError(400, exc.errors), request)
 
 
 _HTTP_PAIRS: dict[int, tuple[str, str]] = {
@@ -94,20 +109,22 @@ async def handle_http(request: Request, exc: Exception) -> Response:
         exc.status_code, str(exc.detail)
     )
     headers: dict[str, Any] | None = dict(exc.headers) if exc.headers else None
-    return error_response(ApiError(exc.status_code, [ErrorItem(pair[0], pair[1], detail)], headers))
+    error = ApiError(exc.status_code, [ErrorItem(pair[0], pair[1], detail)], headers)
+    return error_response(error, request)
 
 
 STORAGE_FULL_RETRY_S = 30
 STORAGE_UNAVAILABLE_RETRY_S = 5  # a database restart takes seconds
 
 
-def _unavailable(detail: str, retry_s: int) -> Response:
+def _unavailable(request: Request, detail: str, retry_s: int) -> Response:
     return error_response(
         ApiError(
             503,
             [ErrorItem("Service Unavailable", INTERNAL[1], detail)],
             {"Retry-After": str(retry_s)},
-        )
+        ),
+        request,
     )
 
 
@@ -117,7 +134,9 @@ async def handle_storage(request: Request, exc: Exception) -> Response:
     if is_storage_full(exc):
         log.error("action=storage_full path=%s error=%s", request.url.path, exc)
         return _unavailable(
-            "The database is full: nothing was stored; try again later", STORAGE_FULL_RETRY_S
+            request,
+            "The database is full: nothing was stored; try again later",
+            STORAGE_FULL_RETRY_S,
         )
     if is_storage_unavailable(exc):
         log.warning(
@@ -127,11 +146,13 @@ async def handle_storage(request: Request, exc: Exception) -> Response:
             exc,
         )
         return _unavailable(
-            "The database is unavailable; try again shortly", STORAGE_UNAVAILABLE_RETRY_S
+            request, "The database is unavailable; try again shortly", STORAGE_UNAVAILABLE_RETRY_S
         )
     raise exc
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("action=unhandled_error path=%s", request.url.path, exc_info=exc)
-    return error_response(error(500, INTERNAL, "Internal error; the request was not completed"))
+    return error_response(
+        error(500, INTERNAL, "Internal error; the request was not completed"), request
+    )

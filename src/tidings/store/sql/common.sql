@@ -30,6 +30,12 @@ SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, cre
     quiet_hours
 FROM accounts WHERE username = $1
 
+-- get_account_by_id --
+-- One account by id.
+SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
+FROM accounts WHERE id = $1
+
 -- account_version --
 -- The version of one account (the usual case on the request path: a plain key lookup).
 SELECT id, version FROM accounts WHERE id = $1
@@ -60,6 +66,20 @@ WHERE username = $1
 RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
     quiet_hours
 
+
+-- account_opt_out --
+-- An account's opt-out keywords and confirmation texts (NULL: the defaults).
+SELECT opt_out_words, opt_in_words, opt_out_reply, opt_in_reply FROM accounts WHERE id = $1
+
+-- set_account_opt_out --
+-- Replace an account's opt-out keywords and confirmation texts; its id when it exists.
+UPDATE accounts SET opt_out_words = $2, opt_in_words = $3, opt_out_reply = $4, opt_in_reply = $5
+WHERE username = $1
+RETURNING id, opt_out_words, opt_in_words, opt_out_reply, opt_in_reply
+
+-- remove_account_blacklist --
+-- Forget a removed account's blacklist (a later account could be given the same id).
+DELETE FROM blacklist WHERE account_id = $1
 
 -- ===== console sessions =====
 
@@ -175,8 +195,9 @@ VALUES ($1, CAST($2 AS DOUBLE PRECISION), $3, 0) ON CONFLICT (account_id) DO NOT
 -- insert_omnimessage --
 -- One accepted omnimessage, scheduled at its first channel.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us, moved_by, batch, quiet_hours)
-VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12)
+    dlr_url, text_store, position, created_us, updated_us, moved_by, batch, quiet_hours,
+    purpose)
+VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, 0, $9, $9, $10, $11, $12, $13)
 
 -- insert_channel_message --
 -- One channel message of an accepted omnimessage, at its place in the fallback chain.
@@ -335,6 +356,38 @@ SELECT state, COUNT(*) AS n FROM omnimessages WHERE account_id = $1 AND batch = 
 GROUP BY state
 
 
+-- ===== the blacklist (Phonebook API, opt-out rules; store/blacklist.py) =====
+
+-- blacklist_add --
+-- List a number for an account unless it already is; the number when it was added.
+INSERT INTO blacklist (account_id, phone, source, inbound_id, created_us)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (account_id, phone) DO NOTHING
+RETURNING phone
+
+-- blacklist_remove --
+-- Unlist a number of an account; the number when it was listed.
+DELETE FROM blacklist WHERE account_id = $1 AND phone = $2 RETURNING phone
+
+-- blacklist_has --
+-- Whether an account lists a number (a row when it does).
+SELECT phone FROM blacklist WHERE account_id = $1 AND phone = $2
+
+-- blacklist_list --
+-- Every number an account lists, oldest first, with who listed it.
+SELECT phone, source, inbound_id, created_us FROM blacklist WHERE account_id = $1
+ORDER BY created_us, phone
+
+-- blacklist_append_event --
+-- One listing or removal in the append-only history.
+INSERT INTO blacklist_events (account_id, phone, action, source, inbound_id, at_us)
+VALUES ($1, $2, $3, $4, $5, $6)
+
+-- blacklist_history --
+-- Every listing and removal of one number of an account, oldest first.
+SELECT phone, action, source, inbound_id, at_us FROM blacklist_events
+WHERE account_id = $1 AND phone = $2 ORDER BY id
+
 -- ===== sandbox inbox =====
 
 -- insert_sandbox_message --
@@ -371,6 +424,15 @@ ORDER BY s.delivered_us LIMIT $2
 -- Read and lock these omnimessages, in id order.
 SELECT id, account_id, to_number, state, position, dlr_url FROM omnimessages
 WHERE id IN_TEXT($1) ORDER BY id FOR_UPDATE
+
+-- load_omnis_to_fire --
+-- load_omnis, and for each whether the fire-time rule blocks it: its number is on its account's
+-- blacklist and it is not an opt-out rule's own confirmation (purpose NULL).
+SELECT o.id, o.account_id, o.to_number, o.state, o.position, o.dlr_url,
+    (o.purpose IS NULL AND EXISTS (SELECT 1 FROM blacklist b
+        WHERE b.account_id = o.account_id AND b.phone = o.to_number)) AS blacklisted
+FROM omnimessages o
+WHERE o.id IN_TEXT($1) ORDER BY o.id FOR_UPDATE
 
 -- load_channels --
 -- Read and lock their channel messages.

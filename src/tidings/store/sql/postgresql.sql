@@ -84,13 +84,15 @@ ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
 -- insert_omnimessage.unnest --
 -- insert_omnimessage for a batch.
 INSERT INTO omnimessages (id, account_id, to_number, state, priority, time_to_send_us, due_us,
-    dlr_url, text_store, position, created_us, updated_us, moved_by, batch, quiet_hours)
+    dlr_url, text_store, position, created_us, updated_us, moved_by, batch, quiet_hours,
+    purpose)
 SELECT v.id, v.account_id, v.to_number, 'scheduled', v.priority, v.time_to_send_us, v.due_us,
-    v.dlr_url, v.text_store, 0, v.created_us, v.created_us, v.moved_by, v.batch, v.quiet_hours
+    v.dlr_url, v.text_store, 0, v.created_us, v.created_us, v.moved_by, v.batch, v.quiet_hours,
+    v.purpose
 FROM unnest($1::text[], $2::int4[], $3::text[], $4::int2[], $5::int8[], $6::int8[], $7::text[],
-    $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[])
+    $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[])
     AS v(id, account_id, to_number, priority, time_to_send_us, due_us, dlr_url, text_store,
-        created_us, moved_by, batch, quiet_hours)
+        created_us, moved_by, batch, quiet_hours, purpose)
 
 -- insert_channel_message.unnest --
 -- insert_channel_message for a batch.

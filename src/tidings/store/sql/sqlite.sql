@@ -25,6 +25,14 @@ RETURNING id, kind, ref, due_us, priority
 SELECT id, account_id, to_number, state, position, dlr_url FROM omnimessages
 WHERE id IN_TEXT($1)
 
+-- load_omnis_to_fire --
+-- load_omnis, with the fire-time blacklist rule's answer for each (as in common.sql).
+SELECT o.id, o.account_id, o.to_number, o.state, o.position, o.dlr_url,
+    (o.purpose IS NULL AND EXISTS (SELECT 1 FROM blacklist b
+        WHERE b.account_id = o.account_id AND b.phone = o.to_number)) AS blacklisted
+FROM omnimessages o
+WHERE o.id IN_TEXT($1)
+
 -- load_channels --
 -- Read their channel messages.
 SELECT id, omnimessage_id, position, channel, sender, validity_s, content, state, status,

@@ -207,9 +207,9 @@ async def _act(request: Request, handler: Handler, claim: KeyClaim) -> Response:
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = error_response(exc)
+        response = error_response(exc, request)
     except RequestInvalid as exc:
-        response = error_response(ApiError(400, exc.errors))
+        response = error_response(ApiError(400, exc.errors), request)
     except KeyLost:
         await _release(ctx, claim)
         raise _conflict(

@@ -19,7 +19,7 @@ from tidings.core.contract import responses as r
 from tidings.core.contract.omnimessage import REF_TEMPLATE, BulkOmnimessage, Omnimessage
 from tidings.core.contract.types import TIME_PATTERN
 from tidings.core.model import Limits
-from tidings.web.api import openapi_schedule
+from tidings.web.api import openapi_phonebook, openapi_schedule
 from tidings.web.api.routes_messages import SANDBOX_LIMIT_DEFAULT, SANDBOX_LIMIT_MAX
 from tidings.web.api.routes_schedule import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
 from tidings.web.context import ApiSettings
@@ -49,6 +49,7 @@ SCHEMA_MODELS: tuple[Any, ...] = (
     r.ErrorOmnichannel,
     r.ErrorItemOmnichannel,
     *openapi_schedule.SCHEMA_MODELS,
+    *openapi_phonebook.SCHEMA_MODELS,
 )
 
 
@@ -185,7 +186,36 @@ def _paths() -> dict[str, Any]:
                 op["parameters"] = [*op.get("parameters", []), *_IDEMPOTENT]
                 op["responses"] = {**op["responses"], **_idempotent_responses()}
         paths[path] = {**paths.get(path, {}), **item}
+    for path, item in openapi_phonebook.phonebook_paths().items():
+        for method, op in item.items():
+            if method in ("post", "delete"):
+                op["parameters"] = [*op.get("parameters", []), *_IDEMPOTENT]
+                op["responses"] = {**op["responses"], **_phonebook_idempotent_responses(op)}
+        paths[path] = item
     return paths
+
+
+def _phonebook_idempotent_responses(op: dict[str, Any]) -> dict[str, Any]:
+    """The Idempotency-Key refusals of a Phonebook write, in the Phonebook error format."""
+    conflict = op["responses"].get("409", {}).get("description", "")
+    schema = _ref("ErrorPhonebook")
+    return {
+        "400": _response(
+            f"{op['responses'].get('400', {}).get('description', '')} A bad "
+            "`Idempotency-Key` (`source` `Idempotency-Key`).".strip(),
+            schema,
+        ),
+        "409": _response(
+            f"{conflict} Tidings extension: the first request with this `Idempotency-Key` is "
+            "still in progress (`Conflict` 204, `source` `Idempotency-Key`, `Retry-After: 1`).".strip(),
+            schema,
+        ),
+        "422": _response(
+            "Tidings extension: this `Idempotency-Key` was used for another request "
+            "(`Invalid data` 201, `source` `Idempotency-Key`).",
+            schema,
+        ),
+    }
 
 
 def _messente_paths() -> dict[str, Any]:
@@ -436,6 +466,11 @@ def openapi_document() -> dict[str, Any]:
             {"name": "Bulk messaging", "description": "Many omnimessages at once."},
             {"name": "Delivery report", "description": "Status of sent messages."},
             {"name": "Sandbox", "description": "The built-in test channel's inbox."},
+            {
+                "name": openapi_phonebook.TAG,
+                "description": "Messente's Phonebook blacklist: numbers never sent to. Errors "
+                "use the Phonebook format (`ErrorPhonebook`).",
+            },
             {
                 "name": "Scheduling (extension)",
                 "description": "Tidings extensions: list, inspect, reschedule, batches.",
