@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tidings.channels.router import Router
 from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
+from tidings.core.inbound import InboundMessage, StoredInbound
 from tidings.core.model import FINAL_FAILURE, Limits, OmniState
 from tidings.core.validation import validate_reschedule
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
+from tidings.engine.inbound import InboundReceiver
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.outbox import WebhookOutbox
 from tidings.engine.reports import ReportRecorder
@@ -31,6 +34,8 @@ from tidings.store.records import (
 from tidings.store.schedule import BatchResult
 from tidings.webhooks.guard import TargetPolicy
 
+SANDBOX_CONNECTOR = "sandbox"
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
@@ -39,6 +44,9 @@ class EngineSettings:
     dispatch_enabled: bool = True
     # Where delivery reports may go: checked when a `dlr_url` is accepted and at every delivery.
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
+    # connector name -> the username that owns its inbound messages when no account sent to
+    # the number through it (the connector's `inbound_account` setting)
+    inbound_accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 class Engine:
@@ -73,7 +81,10 @@ class Engine:
             GroupCommit("cancel", store.messages.cancel_many, 500)
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
-        self.callbacks = ProviderCallbacks(store, self.clock, self.reports)
+        self.inbound = InboundReceiver(
+            store, self.clock, self.settings.inbound_accounts, self._wake_outbox
+        )
+        self.callbacks = ProviderCallbacks(store, self.clock, self.reports, self.inbound)
         self.front_door = FrontDoor(
             self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
         )
@@ -81,9 +92,10 @@ class Engine:
 
     async def start(self) -> None:
         self.reports.start()
-        await self.router.start(self.reports.submit)
+        await self.router.start(self.reports.submit, self.callbacks.receive)
         if self.outbox is not None:
             await self.outbox.start()
+        await self.inbound.catch_up()
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
             # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
@@ -100,6 +112,10 @@ class Engine:
         if self.outbox is not None:
             await self.outbox.stop()
         self._started = False
+
+    def _wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
 
     async def _on_changes(self, changes: list[StatusChange]) -> None:
         """Status changes just committed (their webhooks are queued in the same transaction)."""
@@ -154,6 +170,23 @@ class Engine:
             self.metrics.cancelled.inc()
             await self._on_changes(changes)
         return result
+
+    async def sandbox_reply(
+        self, account: Account, sender: str, channel: str, text: str
+    ) -> StoredInbound:
+        """A recipient's reply, simulated: an inbound message from `sender` (E.164) to this
+        account through the sandbox, taking the path of a real one (`callbacks.receive`)."""
+        message = InboundMessage(
+            key=str(uuid.uuid4()),
+            channel=channel,
+            sender=sender,
+            recipient=account.default_sender,
+            text=text,
+            at_us=self.clock.now_us(),
+            account_id=account.id,
+        )
+        outcome = await self.callbacks.receive(SANDBOX_CONNECTOR, [message])
+        return outcome.inbound[0]
 
     async def status(self, account: Account, omni_id: str) -> OmniView | None:
         return await self.store.messages.get(account.id, omni_id)

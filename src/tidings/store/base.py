@@ -2,7 +2,7 @@
 
 Callers use a port: `store.accounts.get(...)`, `store.attempts.start(...)`, `store.console.inbox(...)`.
 Each port (accounts.py, sessions.py, limits.py, messages.py, sandbox.py, timers.py, attempts.py,
-events.py, outbox.py, providers.py, console.py, idempotency.py, schedule.py) runs named statements (sql/*.sql, queries.py)
+events.py, outbox.py, providers.py, console.py, idempotency.py, schedule.py, inbound.py) runs named statements (sql/*.sql, queries.py)
 through the runner below. A backend adapter (`sqlite.py`, `postgres.py`) supplies only the
 connections and transactions, the statements it runs its own way (the claim, the accept path's
 wake-up of other processes) and the database's clock.
@@ -21,6 +21,7 @@ from tidings.store.attempts import Attempts
 from tidings.store.console import Console
 from tidings.store.events import Events
 from tidings.store.idempotency import Idempotency
+from tidings.store.inbound import Inbound
 from tidings.store.limits import Limits
 from tidings.store.messages import Messages
 from tidings.store.outbox import Outbox
@@ -52,6 +53,7 @@ class Store(ABC):
         self.console = Console(self)
         self.idempotency = Idempotency(self)
         self.schedule = Schedule(self)
+        self.inbound = Inbound(self)
 
     # the runner the ports use
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS
 from tidings.web import errors
-from tidings.web.api import routes_messages, routes_providers, routes_schedule
+from tidings.web.api import routes_inbound, routes_messages, routes_providers, routes_schedule
 from tidings.web.api.docs_page import docs_html
 from tidings.web.api.idempotency import idempotent
 from tidings.web.api.openapi import openapi_document
@@ -95,6 +95,7 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
         Route("/v1/batches/{tag}/resume", idempotent(sc.resume_batch), methods=["POST"]),
         Route("/v1/batches/{tag}/cancel", idempotent(sc.cancel_batch), methods=["POST"]),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
+        Route("/v1/sandbox/inbound", idempotent(routes_inbound.sandbox_inbound), methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
