@@ -620,6 +620,11 @@ ON CONFLICT (connector, phone) DO UPDATE SET chat_id = EXCLUDED.chat_id,
 -- The chats bound to these phones.
 SELECT phone, chat_id FROM telegram_chats WHERE connector = $1 AND phone IN_TEXT($2)
 
+-- telegram_phone_of_chat --
+-- The phone most recently bound to a chat (who wrote, for an inbound message).
+SELECT phone FROM telegram_chats WHERE connector = $1 AND chat_id = $2
+ORDER BY consent_us DESC LIMIT 1
+
 -- forget_telegram_chat --
 -- A chat blocked the bot: forget its bindings.
 DELETE FROM telegram_chats WHERE connector = $1 AND chat_id = $2
