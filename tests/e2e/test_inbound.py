@@ -220,3 +220,38 @@ def _exercise(
         assert page.count(expected) == 1, expected
     for number in (CUSTOMER, "+37251000801", "+37251000802"):
         assert f'data-to="{number}"' in page
+
+
+def test_inbound_url_from_the_cli(tmp_path: Path, receiver: Receiver) -> None:
+    """`--inbound-url` is checked, set, cleared ('') and set again, each at once in the running
+    server; a reply received while it is cleared is stored but goes nowhere."""
+    database = f"sqlite:///{tmp_path / 'tidings.db'}"
+    bad = run_cli(
+        "accounts", "add", "alice", "--password", "alice-secret-pw", "--inbound-url",
+        "ftp://example.com/in", database=database, check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "--inbound-url" in bad.stderr
+    run_cli(
+        "accounts", "add", "alice", "--password", "alice-secret-pw", "--inbound-url",
+        receiver.url, database=database,
+    )  # fmt: skip
+    srv = Server(tmp_path, database, env={"TIDINGS_WEBHOOK_ALLOW": "127.0.0.0/8"})
+    srv.start()
+    try:
+        with srv.client() as c:
+
+            def reply(text: str) -> None:
+                body = {"from": CUSTOMER, "channel": "sms", "text": text}
+                r = c.post("/v1/sandbox/inbound", json=body)
+                assert r.status_code == 201, r.text
+
+            reply("A")
+            receiver.wait_for(1)
+            run_cli("accounts", "set", "alice", "--inbound-url", "", database=database)
+            reply("B")
+            run_cli("accounts", "set", "alice", "--inbound-url", receiver.url, database=database)
+            reply("C")
+            got = receiver.wait_for(2)
+            assert [g.json["text"] for g in got] == ["A", "C"]
+    finally:
+        srv.stop(signal.SIGTERM)
