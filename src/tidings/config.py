@@ -7,6 +7,7 @@ phone_number_id = "1234567890"
 access_token_env = "WA_TOKEN"      # any secret: `KEY = "..."` or `KEY_env = "ENV_VAR_NAME"`
 app_secret_env = "WA_APP_SECRET"
 verify_token = "choose-one"
+inbound_account = "alice"          # any connector: owns inbound messages no send explains
 
 [routes]                           # channel -> connector; unrouted channels go to the sandbox
 whatsapp = "wa"
