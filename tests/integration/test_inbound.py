@@ -15,7 +15,7 @@ from tests.e2e.receiver import Receiver
 from tests.standins.gateway import Gateway, gateway
 from tests.waiting import async_value, wait_until_async
 from tidings import runtime
-from tidings.core.inbound import InboundMessage
+from tidings.core.inbound import InboundMessage, StoredInbound
 from tidings.webhooks.signing import messente_signature
 
 TO = "+37251000601"
@@ -189,3 +189,50 @@ async def test_sandbox_reply_needs_credentials(tmp_path: Path) -> None:
             auth=("alice", "wrong"),
         )
         assert r.status_code == 401
+
+
+async def test_opt_out_hook_marks_what_is_forwarded(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    async with gateway(
+        tmp_path, _sandbox_config(), database=database_url, allow_loopback_webhooks=True
+    ) as gw:
+        await gw.store.inbound.set_url("alice", receiver.url)
+        seen: list[str] = []
+
+        async def opt_out(stored: StoredInbound) -> str | None:
+            seen.append(stored.message.text)
+            return "out" if stored.message.text == "STOP" else None
+
+        gw.engine.inbound.opt_out = opt_out
+        r = await gw.client.post(
+            "/v1/sandbox/inbound", json={"from": TO, "channel": "sms", "text": "STOP"}
+        )
+        assert r.status_code == 201 and r.json()["opt_out"] == "out"
+        (got,) = await _received(receiver, 1)
+        assert got.json["opt_out"] == "out" and seen == ["STOP"]
+        alice = await gw.store.accounts.get("alice")
+        assert alice is not None
+        (row,) = await gw.store.inbound.page(alice.id, 0, 2**62, 10)
+        assert row.opt_out == "out"
+
+
+async def test_a_message_left_unforwarded_is_forwarded_once_by_the_catch_up(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    async with gateway(
+        tmp_path, _sandbox_config("alice"), database=database_url, allow_loopback_webhooks=True
+    ) as gw:
+        await gw.store.inbound.set_url("alice", receiver.url)
+        # Stored by a process that died before its forwarding transaction, two minutes ago.
+        now = gw.engine.clock.now_us()
+        msg = InboundMessage("dead-1", "sms", TO, "AliceCo", "left behind", now)
+        (stored,) = await gw.store.inbound.record("sandbox", [msg], "alice", now - 120_000_000)
+        fresh = InboundMessage("live-1", "sms", TO, "AliceCo", "still in hand", now)
+        await gw.store.inbound.record("sandbox", [fresh], "alice", now)
+        assert await gw.engine.inbound.catch_up() == 1  # only the old one
+        (got,) = await _received(receiver, 1)
+        assert got.json["msg_id"] == stored.id and got.json["text"] == "left behind"
+        # Forwarding twice (a catch-up racing the original process) queues it once.
+        assert await gw.store.inbound.forward([stored], now) == 0
+        assert await gw.engine.inbound.catch_up() == 0

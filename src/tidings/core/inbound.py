@@ -51,6 +51,7 @@ class StoredInbound:
     account_id: int | None
     inbound_url: str | None
     received_us: int
+    opt_out: str | None = None  # "out" / "in" once the opt-out hook recognised a keyword
 
 
 def sender_number(raw: str) -> str:
@@ -67,7 +68,7 @@ def clip_text(text: str) -> str:
     return text[:MAX_TEXT]
 
 
-def inbound_body(stored: StoredInbound, opt_out: str | None = None) -> bytes:
+def inbound_body(stored: StoredInbound) -> bytes:
     """The JSON POSTed to the inbound URL. `opt_out`: null, "out" or "in" (a STOP / START
     keyword recognised by the opt-out handling)."""
     m = stored.message
@@ -82,6 +83,6 @@ def inbound_body(stored: StoredInbound, opt_out: str | None = None) -> bytes:
         # Tidings extensions
         "connector": stored.connector,
         "content": m.content,
-        "opt_out": opt_out,
+        "opt_out": stored.opt_out,
     }
     return orjson.dumps(body)

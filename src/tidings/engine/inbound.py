@@ -6,7 +6,9 @@ through `engine.callbacks.receive` to `InboundReceiver.receive`:
 1. stored once per `(connector, provider message id)` with its owner (store/inbound.py), so a
    replayed webhook changes nothing;
 2. `opt_out(stored)`: the hook where STOP / START keywords are recognised (after storing,
-   before forwarding); it answers the mark forwarded as `opt_out` (None, "out" or "in");
+   before forwarding; set `engine.inbound.opt_out`); it answers the mark forwarded as
+   `opt_out` (None, "out" or "in"). It runs for owned messages only, and may run again for a
+   message whose forwarding a dead process left undone (`catch_up`), so it must be idempotent;
 3. forwarded: queued in the webhook outbox for the owner's inbound URL, signed and retried like
    a delivery report.
 
@@ -15,6 +17,7 @@ A message without an owner is stored and logged, not forwarded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -23,11 +26,13 @@ from tidings.core.inbound import InboundMessage, StoredInbound, clip_text
 from tidings.core.nul import NUL
 from tidings.engine.clock import Clock
 from tidings.store.base import Store
+from tidings.store.errors import log_failure
 
 log = logging.getLogger("tidings.engine.inbound")
 
 OptOutHook = Callable[[StoredInbound], Awaitable[str | None]]
 CATCH_UP_AFTER_US = 60 * 1_000_000  # a message still unforwarded this long after storing
+CATCH_UP_EVERY_S = 60.0
 
 
 async def no_opt_out(stored: StoredInbound) -> str | None:
@@ -69,31 +74,47 @@ class InboundReceiver:
                     s.message.channel,
                     s.id,
                 )
-        await self._forward(stored)
+        forwarded = await self._forward(stored)
         log.info(
             "action=inbound connector=%s messages=%d new=%d",
             connector,
             len(storable),
             len(stored),
         )
-        return stored
+        return forwarded
 
     async def catch_up(self) -> int:
-        """Forward messages a process that died stored but never forwarded."""
+        """Forward messages stored more than a minute ago but never forwarded (the process
+        that stored them died first, or its forwarding transaction failed)."""
         before = self._clock.now_us() - CATCH_UP_AFTER_US
         stored = await self._store.inbound.unforwarded(before)
         await self._forward(stored)
         return len(stored)
 
-    async def _forward(self, stored: Sequence[StoredInbound]) -> None:
-        owned = [s for s in stored if s.account_id is not None]
-        if not owned:
-            return
-        # -- after storing, before forwarding: the opt-out hook --
-        marks = [(s, await self.opt_out(s)) for s in owned]
-        queued = await self._store.inbound.forward(marks, self._clock.now_us())
-        if queued:
+    async def run_catch_up(self, every_s: float = CATCH_UP_EVERY_S) -> None:
+        """`catch_up` now and then, for as long as the engine runs."""
+        while True:
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log_failure(log, "action=inbound_catch_up_failed")
+            await self._clock.sleep(every_s)
+
+    async def _forward(self, stored: Sequence[StoredInbound]) -> list[StoredInbound]:
+        """Run the opt-out hook on each owned message, then queue it for its inbound URL; the
+        messages with their marks."""
+        out: list[StoredInbound] = []
+        for s in stored:
+            if s.account_id is not None:
+                # -- after storing, before forwarding: the opt-out hook --
+                s = replace(s, opt_out=await self.opt_out(s))
+            out.append(s)
+        owned = [s for s in out if s.account_id is not None]
+        if owned and await self._store.inbound.forward(owned, self._clock.now_us()):
             self._wake_outbox()
+        return out
 
 
 def _storable(connector: str, messages: Sequence[InboundMessage]) -> list[InboundMessage]:

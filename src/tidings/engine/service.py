@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,13 +91,16 @@ class Engine:
             self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
         )
         self._started = False
+        self._inbound_catch_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.reports.start()
         await self.router.start(self.reports.submit, self.callbacks.receive)
         if self.outbox is not None:
             await self.outbox.start()
-        await self.inbound.catch_up()
+        self._inbound_catch_up = asyncio.create_task(
+            self.inbound.run_catch_up(), name="inbound-catch-up"
+        )
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
             # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
@@ -107,6 +112,11 @@ class Engine:
             return
         if self.settings.dispatch_enabled:
             await self.dispatcher.stop()
+        if self._inbound_catch_up is not None:
+            self._inbound_catch_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inbound_catch_up
+            self._inbound_catch_up = None
         await self.reports.stop()
         await self.router.stop()
         if self.outbox is not None:

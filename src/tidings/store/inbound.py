@@ -89,17 +89,16 @@ async def _record(
     return out
 
 
-async def _forward(tx: Tx, items: Sequence[tuple[StoredInbound, str | None]], now_us: int) -> int:
+async def _forward(tx: Tx, items: Sequence[StoredInbound], now_us: int) -> int:
     queued = 0
-    for s, opt_out in items:
-        if s.account_id is not None and s.inbound_url:
-            body = inbound_body(s, opt_out).decode()
-            await tx.execute(outbox.ENQUEUE, s.account_id, s.id, s.id, s.inbound_url, body, now_us)
+    for s in items:
+        url = s.inbound_url if s.account_id is not None else None
+        if not await tx.fetch(FORWARDED, s.id, "queued" if url else "none", s.opt_out):
+            continue  # forwarded already (a catch-up raced the original process)
+        if url and s.account_id is not None:
+            body = inbound_body(s).decode()
+            await tx.execute(outbox.ENQUEUE, s.account_id, s.id, s.id, url, body, now_us)
             queued += 1
-            state = "queued"
-        else:
-            state = "none"
-        await tx.execute(FORWARDED, s.id, state, opt_out)
     return queued
 
 
@@ -133,8 +132,9 @@ class Inbound(Port):
             lambda tx: _record(tx, connector, messages, fallback_account, now_us)
         )
 
-    async def forward(self, items: Sequence[tuple[StoredInbound, str | None]], now_us: int) -> int:
-        """Queue each (message, opt-out mark) for its owner's inbound URL; how many were queued."""
+    async def forward(self, items: Sequence[StoredInbound], now_us: int) -> int:
+        """Queue each message still pending (with its opt-out mark) for its owner's inbound URL,
+        once; how many were queued."""
         if not items:
             return 0
         return await self._db.transact(lambda tx: _forward(tx, items, now_us))

@@ -791,9 +791,12 @@ ON CONFLICT (connector, event_key) DO NOTHING
 RETURNING id
 
 -- inbound_forwarded --
--- An inbound message was queued for its owner's inbound URL (or had nowhere to go: $2), with
--- its opt-out mark ($3).
-UPDATE inbound_messages SET forward_state = $2, opt_out = $3 WHERE id = $1
+-- An inbound message still pending is queued for its owner's inbound URL (or has nowhere to go:
+-- $2), with its opt-out mark ($3); a row comes back only to the one transaction that moved it
+-- (a catch-up in another process that raced it finds it no longer pending).
+UPDATE inbound_messages SET forward_state = $2, opt_out = $3
+WHERE id = $1 AND forward_state = 'pending'
+RETURNING id
 
 -- inbound_unforwarded --
 -- Inbound messages stored before $1 whose forwarding transaction never ran (a process died).

@@ -33,7 +33,7 @@ def inbound_message(s: StoredInbound) -> InboundMessageBody:
         "sender": m.sender,
         "connector": s.connector,
         "content": m.content,
-        "opt_out": None,
+        "opt_out": "out" if s.opt_out == "out" else "in" if s.opt_out == "in" else None,
     }
 
 
