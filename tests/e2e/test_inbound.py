@@ -186,16 +186,16 @@ def _exercise(
         assert r.status_code == 200, r.text
     # A Telegram chat bound to a phone by a shared contact, then a message from it.
     chat = {"id": 8801, "type": "private"}
-    contact = {
+    contact: dict[str, Any] = {
         "message_id": 1,
         "from": {"id": 8801, "is_bot": False, "first_name": "Mari"},
         "chat": chat,
         "date": int(time.time()),
         "contact": {"phone_number": "37251000802", "first_name": "Mari", "user_id": 8801},
     }
-    text = {**contact, "message_id": 2, "text": "Telegram: jõuan kell 10"}
-    text.pop("contact")
-    for update_id, message in ((1, contact), (2, text)):
+    said: dict[str, Any] = {**contact, "message_id": 2, "text": "Telegram: jõuan kell 10"}
+    said.pop("contact")
+    for update_id, message in ((1, contact), (2, said)):
         r = httpx.post(
             f"{srv.url}/providers/tg/webhook",
             content=_telegram(message, update_id)[0],

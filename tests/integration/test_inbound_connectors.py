@@ -177,7 +177,7 @@ async def test_viber_inbound_through_infobip(tmp_path: Path) -> None:
         url = f"/providers/vb/webhook?token={vb_test.SECRET}"
         headers = {"Content-Type": "application/json"}
         for _ in range(2):
-            r = await gw.client.post(url, content=body, headers=headers, auth=None)
+            r = await gw.client.post(url, content=body, headers=headers)
             assert r.status_code == 200, r.text
         (row,) = await _stored(gw)
         assert (row.sender, row.text, row.recipient) == (
