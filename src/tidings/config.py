@@ -7,6 +7,7 @@ phone_number_id = "1234567890"
 access_token_env = "WA_TOKEN"      # any secret: `KEY = "..."` or `KEY_env = "ENV_VAR_NAME"`
 app_secret_env = "WA_APP_SECRET"
 verify_token = "choose-one"
+inbound_account = "alice"          # any connector: owns inbound messages no send explains
 
 [routes]                           # channel -> connector; unrouted channels go to the sandbox
 whatsapp = "wa"
@@ -69,6 +70,7 @@ class ConnectorSpec:
     name: str
     type: str
     settings: Any  # the type's settings dataclass (None for the sandbox)
+    inbound_account: str | None = None  # owns inbound messages no account's send explains
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,11 @@ class GatewayConfig:
     account_routes: dict[str, dict[str, str]] = field(default_factory=dict)  # username -> routes
     source: str = "<config>"
     account_rates: dict[str, Rate] = field(default_factory=dict)  # username -> request rate
+
+    @property
+    def inbound_accounts(self) -> dict[str, str]:
+        """Connector name -> the username its `inbound_account` names."""
+        return {n: c.inbound_account for n, c in self.connectors.items() if c.inbound_account}
 
     def route_for(self, channel: str, username: str | None = None) -> str:
         if username is not None and channel in self.account_routes.get(username, {}):
@@ -286,8 +293,9 @@ def _connector(name: str, data: Any, env: Mapping[str, str]) -> ConnectorSpec:
         settings = _rcs(s)
     elif kind == "smpp":
         settings = _smpp(s, name)
+    inbound_account = s.string("inbound_account", None)
     s.finish()
-    return ConnectorSpec(name, str(kind), settings)
+    return ConnectorSpec(name, str(kind), settings, inbound_account or None)
 
 
 def _routes(path: str, data: Any, known: Mapping[str, ConnectorSpec]) -> dict[str, str]:

@@ -190,10 +190,15 @@ def build_engine(
         settings.sandbox,
         accounts,
     )
+    engine_settings = settings.engine
+    if settings.config is not None:
+        engine_settings = replace(
+            engine_settings, inbound_accounts=settings.config.inbound_accounts
+        )
     engine = Engine(
         store,
         router,
-        settings.engine,
+        engine_settings,
         outbox=lambda st, clock: WebhookOutbox(
             st, clock, settings.engine.webhook_policy, settings.outbox
         ),

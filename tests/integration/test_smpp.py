@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from tests.peers.py_smsc import PySmsc
 from tests.waiting import async_value, wait_until_async
 from tidings.channels.smpp import SmppConnector, SmppSettings
 from tidings.core.dispatch import Outcome, Report, SendJob
+from tidings.core.inbound import InboundMessage
 from tidings.core.sms_encoding import encode_sms
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "peers" / "node-smsc"
@@ -70,6 +71,37 @@ class NodePeer:
         assert self.proc.stdin is not None
         self.proc.stdin.write('{"cmd":"drop"}\n')
         self.proc.stdin.flush()
+
+    async def send_mo(
+        self, source: str, destination: str, text: str, *, ucs2: bool = True, units: int = 67
+    ) -> int:
+        """As `PySmsc.send_mo`, but encoded by node-smpp: the text is only split into parts
+        here (at code points: UCS-2 parts of at most `units` UTF-16 units, GSM parts of 153)."""
+        parts: list[str] = []
+        cur = ""
+        size = units if ucs2 else 153
+        whole = len(text.encode("utf-16-be")) <= 140 if ucs2 else len(text) <= 160
+        for ch in text:
+            width = len(ch.encode("utf-16-be")) // 2 if ucs2 else 1
+            used = len(cur.encode("utf-16-be")) // 2 if ucs2 else len(cur)
+            if not whole and used + width > size:
+                parts.append(cur)
+                cur = ""
+            cur += ch
+        parts.append(cur)
+        self._mo_ref = getattr(self, "_mo_ref", 0) + 1
+        cmd = {
+            "cmd": "mo",
+            "source": source,
+            "destination": destination,
+            "data_coding": 8 if ucs2 else 0,
+            "ref": self._mo_ref,
+            "parts": parts,
+        }
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return len(parts)
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -499,3 +531,27 @@ async def test_the_smsc_probes_and_unbinds_are_answered(hung_setup: Any) -> None
     await until(lambda: h.conn.binds == 2)  # the SMSC ended the session: bound again
     [out] = await h.conn.send([job(dst(), "after the SMSC's unbind")])
     assert out.outcome == Outcome.ACCEPTED
+
+
+async def test_mobile_originated_messages(peer: Any, make_conn: Any) -> None:
+    """Replies from phones (deliver_sm that are not receipts): one UCS-2 part, a UCS-2 message
+    in several concatenated parts (surrogate pairs in it), a GSM-7 message in two."""
+    h = await make_conn()
+    got: list[InboundMessage] = []
+
+    async def sink(connector: str, messages: Sequence[InboundMessage]) -> None:
+        got.extend(messages)
+
+    h.conn.bind_inbound(sink)
+    short = "Jah, tulen! 😀"
+    long = "Привет! Это длинный ответ, который не помещается в одно сообщение 🎉. " * 3
+    gsm = "A reply in the GSM alphabet, long enough for two parts. " * 4
+    senders = [dst("3725599"), dst("3725599"), dst("3725599")]
+    assert await peer.send_mo(senders[0], "Tidings", short) == 1
+    assert await peer.send_mo(senders[1], "Tidings", long) >= 3
+    assert await peer.send_mo(senders[2], "Tidings", gsm, ucs2=False) == 2
+    await until(lambda: len(got) == 3)
+    by_sender = {m.sender: m for m in got}
+    assert [by_sender["+" + s].text for s in senders] == [short, long, gsm]
+    assert all(m.channel == "sms" and m.recipient == "Tidings" for m in got)
+    assert len({m.key for m in got}) == 3

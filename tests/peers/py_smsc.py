@@ -66,6 +66,8 @@ class PySmsc:
         self._next_id = 5000
         self._throttled: dict[str, int] = {}
         self._queue_full: set[str] = set()
+        self._bound: set[asyncio.StreamWriter] = set()
+        self._mo_ref = 0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -97,6 +99,44 @@ class PySmsc:
             if w not in self._hung and not w.is_closing():
                 w.write(smpp.make_pdu(command, client=seq).generate())
                 await w.drain()
+
+    async def send_mo(
+        self, source: str, destination: str, text: str, *, ucs2: bool = True, units: int = 67
+    ) -> int:
+        """Send a mobile-originated SMS on the first bound connection: one `deliver_sm`, or, when
+        the text needs more than one part, several with an 8-bit-reference concatenation UDH
+        (UCS-2, at most `units` UTF-16 code units a part; or, with `ucs2=False`, unpacked GSM-7
+        septets of an ASCII text). Encoded here, not with the client's encoder. Returns the
+        number of parts."""
+        if ucs2:
+            raw = text.encode("utf-16-be")
+            size, coding = units * 2, 0x08
+            whole = len(raw) <= 140
+        else:
+            raw = text.encode("ascii")  # letters, digits and space are the same septets in GSM-7
+            size, coding = 153, 0x00
+            whole = len(raw) <= 160
+        chunks = [raw] if whole else [raw[i : i + size] for i in range(0, len(raw), size)]
+        self._mo_ref = (self._mo_ref + 1) % 256
+        writer = next(w for w in self._bound if w not in self._hung and not w.is_closing())
+        seq = self._seqs[writer]
+        for n, chunk in enumerate(chunks, start=1):
+            udh = b"" if whole else bytes((5, 0, 3, self._mo_ref, len(chunks), n))
+            pdu = smpp.make_pdu(
+                "deliver_sm",
+                client=seq,
+                source_addr=source,
+                source_addr_ton=1,
+                source_addr_npi=1,
+                destination_addr=destination,
+                esm_class=0 if whole else 0x40,
+                data_coding=coding,
+                short_message=udh + chunk,
+            )
+            writer.write(pdu.generate())
+            await writer.drain()
+        self.log.append({"ev": "mo", "source": source, "parts": len(chunks)})
+        return len(chunks)
 
     def received(self, command: str) -> list[dict[str, Any]]:
         return [e for e in self.log if e["ev"] == "pdu" and e["command"] == command]
@@ -169,6 +209,7 @@ class PySmsc:
                     if not ok:
                         break
                     bound = True
+                    self._bound.add(writer)
                 elif cmd == "enquire_link":
                     await send(_reply("enquire_link_resp", seq, pdu.sequence))
                 elif cmd == "unbind":
@@ -182,6 +223,7 @@ class PySmsc:
             hung = writer in self._hung
             self.log.append({"ev": "closed", "hung": hung, "at": time.monotonic()})
             self._hung.discard(writer)
+            self._bound.discard(writer)
             self._seqs.pop(writer, None)
             self._writers.discard(writer)
             with contextlib.suppress(Exception):

@@ -28,6 +28,7 @@ from tidings.store.urls import parse_database_url
 from tidings.web.app import create_app
 from tidings.web.auth import Authenticator
 from tidings.web.context import ApiContext, ApiSettings
+from tidings.webhooks.guard import TargetPolicy
 
 USER, PASSWORD = "alice", "alice-secret-pw"
 
@@ -92,8 +93,11 @@ async def gateway(
     config: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
     database: str | None = None,
+    *,
+    allow_loopback_webhooks: bool = False,
 ) -> AsyncIterator[Gateway]:
-    """The app in process over `database` (default: a SQLite file in `tmp_path`)."""
+    """The app in process over `database` (default: a SQLite file in `tmp_path`);
+    `allow_loopback_webhooks`: webhooks may go to a receiver on 127.0.0.0/8."""
     url = parse_database_url(database or f"sqlite:///{tmp_path / 'gateway.db'}")
     store = await open_store(url)
     try:
@@ -103,7 +107,12 @@ async def gateway(
             database=url,
             config=cfg,
             sandbox=SandboxTiming(delivery_delay_s=0.01),
-            engine=EngineSettings(dispatch=DispatchSettings(safety_poll_s=0.1, upkeep_s=1.0)),
+            engine=EngineSettings(
+                dispatch=DispatchSettings(safety_poll_s=0.1, upkeep_s=1.0),
+                webhook_policy=TargetPolicy.allowing("127.0.0.0/8")
+                if allow_loopback_webhooks
+                else TargetPolicy(),
+            ),
         )
         engine = runtime.build_engine(store, settings, await runtime.account_ids(store, cfg))
         seen: list[Report] = []

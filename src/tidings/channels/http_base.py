@@ -27,6 +27,7 @@ import orjson
 
 from tidings.channels.port import ReportSink
 from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage
 from tidings.core.model import ERR_TEXT
 
 log = logging.getLogger("tidings.channels")
@@ -291,8 +292,9 @@ class HttpConnector(ABC, Generic[SettingsT]):
         """True: genuine. False: a wrong signature or token. None: no credentials at all."""
         return False
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
-        """The status events an authenticated callback carries (ValueError: malformed)."""
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
+        """The status events and inbound messages an authenticated callback carries
+        (ValueError: malformed)."""
         return []
 
 
@@ -309,8 +311,10 @@ def digits(e164: str) -> str:
 
 
 def seconds_to_us(value: object, default_us: int) -> int:
-    """A provider timestamp in Unix seconds (int or numeric string) to microseconds."""
+    """A provider timestamp in Unix seconds (int or numeric string) to microseconds; the
+    default for anything else, including times no database column can hold."""
     try:
-        return int(float(str(value)) * 1_000_000)
-    except (TypeError, ValueError):
+        us = int(float(str(value)) * 1_000_000)
+    except (TypeError, ValueError, OverflowError):
         return default_us
+    return us if 0 <= us < 2**62 else default_us

@@ -8,7 +8,9 @@ no idempotency key: a timeout after sending is UNKNOWN and never resent.
 
 Callbacks: the upstream's delivery reports, `X-Messente-Signature` = HMAC-SHA256 of the raw body
 keyed with the upstream API password (or a configured signing secret; a Tidings upstream signs
-with the account's signing secret). Hex and base64 encodings are both accepted.
+with the account's signing secret). Hex and base64 encodings are both accepted. The upstream's
+inbound messages (`msg_id`, `sender`, ...; no `status`) posted to the same URL and signed with
+the same key are inbound messages, keyed by `msg_id`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from tidings.channels.http_base import (
     content_of,
 )
 from tidings.core.dispatch import SendJob, SendOutcome
-from tidings.core.model import ERR_TEXT
+from tidings.core.inbound import InboundMessage, sender_number
+from tidings.core.model import CHANNELS, ERR_TEXT
 from tidings.core.model import STATUSES as ALL_STATUSES
 
 MESSENTE_URL = "https://api.messente.com/v1"
@@ -96,13 +99,17 @@ class MessenteRelayConnector(HttpConnector[MessenteSettings]):
             given, base64.b64encode(mac.digest()).decode()
         )
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
         body = request.json()
         items = body if isinstance(body, list) else [body]
-        out: list[ProviderEvent] = []
+        out: list[ProviderEvent | InboundMessage] = []
         for d in items:
             if not isinstance(d, dict):
                 raise ValueError("not a delivery report")
+            if "status" not in d and isinstance(d.get("msg_id"), str):
+                if (inbound := _inbound(d, self._now_us())) is not None:
+                    out.append(inbound)
+                continue
             ref, status, err = d.get("message_id"), d.get("status"), d.get("err")
             if not isinstance(ref, str) or status not in STATUSES:
                 continue
@@ -122,6 +129,24 @@ class MessenteRelayConnector(HttpConnector[MessenteSettings]):
                 )
             )
         return out
+
+
+def _inbound(d: dict[str, object], now_us: int) -> InboundMessage | None:
+    """The upstream's inbound message (Messente's format: `msg_id`, `channel`, `recipient`,
+    `time`, `text`, `sender`), keyed by its `msg_id`."""
+    ident, sender = d.get("msg_id"), d.get("sender")
+    if not isinstance(ident, str) or not ident or not isinstance(sender, str) or not sender:
+        return None
+    channel = d.get("channel")
+    text = d.get("text")
+    return InboundMessage(
+        key=ident[:200],
+        channel=channel if isinstance(channel, str) and channel in CHANNELS else "sms",
+        sender=sender_number(sender),
+        recipient=str(d.get("recipient") or ""),
+        text=text if isinstance(text, str) else "",
+        at_us=_ts(d.get("time"), now_us),
+    )
 
 
 def _ts(value: object, default_us: int) -> int:

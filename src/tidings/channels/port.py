@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from tidings.core.dispatch import Report, SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage
 
 ReportSink = Callable[[Report], None]
 """Connectors push delivery reports here, from any coroutine of the event loop."""
+
+InboundSink = Callable[[str, Sequence[InboundMessage]], Awaitable[object]]
+"""Where a connector that hears inbound messages outside HTTP (SMPP's `deliver_sm`) hands them:
+`engine.callbacks.receive(connector_name, messages)`, the one entry for provider callbacks."""
+
+
+@runtime_checkable
+class InboundSource(Protocol):
+    """A connector that receives inbound messages on its own link (not through a webhook)."""
+
+    def bind_inbound(self, sink: InboundSink) -> None: ...
 
 
 class Connector(Protocol):

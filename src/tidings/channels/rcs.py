@@ -13,7 +13,9 @@ Callbacks (Google's documented scheme): a one-off `POST {"clientToken", "secret"
 is configured (answer the secret as plain text if the client token matches), then Pub/Sub-style
 envelopes `{"message": {"data": <base64 JSON event>, ...}}` with
 `X-Goog-Signature: base64(HMAC-SHA512(clientToken, base64-decoded message.data))`. Events
-`DELIVERED` -> DELIVRD, `READ` -> SEEN; their `messageId` is our message id.
+`DELIVERED` -> DELIVRD, `READ` -> SEEN; their `messageId` is our message id. A user message
+(`senderPhoneNumber` with `text`, a `suggestionResponse` postback, a `userFile` or a `location`)
+is an inbound message keyed by its own `messageId`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from tidings.channels.http_base import (
     content_of,
 )
 from tidings.core.dispatch import SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage, sender_number
 
 RBM_URL = "https://rcsbusinessmessaging.googleapis.com"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -233,7 +236,7 @@ class RcsConnector(HttpConnector[RcsSettings]):
         mac = hmac.new(self.settings.client_token.encode(), data, hashlib.sha512).digest()
         return constant_time_equal(given.strip(), base64.b64encode(mac).decode())
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
         data = _message_data(request)
         if data is None:
             raise ValueError("not an RBM envelope")
@@ -243,6 +246,9 @@ class RcsConnector(HttpConnector[RcsSettings]):
             raise ValueError("message.data is not JSON") from None
         if not isinstance(event, dict):
             return []
+        if isinstance(event.get("senderPhoneNumber"), str) and "eventType" not in event:
+            user = self._user_message(event)
+            return [user] if user is not None else []
         kind, ref = event.get("eventType"), event.get("messageId")
         if kind not in EVENT_MAP or not isinstance(ref, str):
             return []  # IS_TYPING, user messages: nothing to report
@@ -251,6 +257,40 @@ class RcsConnector(HttpConnector[RcsSettings]):
         return [
             ProviderEvent(key, ref, status, err, None, _ts(event.get("sendTime"), self._now_us()))
         ]
+
+    def _user_message(self, event: dict[str, Any]) -> InboundMessage | None:
+        ident = event.get("messageId")
+        if not isinstance(ident, str) or not ident:
+            return None
+        text = event.get("text") if isinstance(event.get("text"), str) else ""
+        content: dict[str, Any] | None = None
+        suggestion = event.get("suggestionResponse")
+        if isinstance(suggestion, dict):
+            text = str(suggestion.get("text") or "")
+            content = {
+                "postback": {"data": suggestion.get("postbackData"), "type": suggestion.get("type")}
+            }
+        elif isinstance(event.get("userFile"), dict):
+            payload = event["userFile"].get("payload") or {}
+            payload = payload if isinstance(payload, dict) else {}
+            content = {
+                "media": {
+                    "kind": "file",
+                    "url": payload.get("fileUri"),
+                    "mime_type": payload.get("mimeType"),
+                }
+            }
+        elif isinstance(event.get("location"), dict):
+            content = {"location": event["location"]}
+        return InboundMessage(
+            key=ident[:200],
+            channel="rcs",
+            sender=sender_number(event["senderPhoneNumber"]),
+            recipient=self.settings.agent_id,
+            text=str(text),
+            at_us=_ts(event.get("sendTime"), self._now_us()),
+            content=content,
+        )
 
 
 class _TokenError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tidings.channels.port import Connector, ReportSink
+from tidings.channels.port import Connector, InboundSink, InboundSource, ReportSink
 from tidings.core.dispatch import SendJob
 from tidings.core.model import CHANNELS
 
@@ -47,8 +47,10 @@ class Router:
         unique: dict[int, Connector] = {id(c): c for c in every}
         return list(unique.values())
 
-    async def start(self, reports: ReportSink) -> None:
+    async def start(self, reports: ReportSink, inbound: InboundSink | None = None) -> None:
         for c in self.connectors():
+            if inbound is not None and isinstance(c, InboundSource):
+                c.bind_inbound(inbound)
             await c.start(reports)
 
     async def stop(self) -> None:

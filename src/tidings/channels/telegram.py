@@ -13,6 +13,11 @@ chain continues. Send: `sendMessage` / `sendPhoto` / `sendDocument` / `sendAudio
 no delivery receipts and no idempotency key: by default a message Telegram accepted is reported
 DELIVRD (`accepted_status = "ACK"` leaves the decision to the channel's validity instead).
 Webhooks carry `X-Telegram-Bot-Api-Secret-Token` (the `secret_token` given to `setWebhook`).
+
+Inbound messages: any other message in a private chat bound to a phone (text, a caption, media,
+a location) and inline-keyboard presses (`callback_query`) become inbound messages from that
+phone, keyed `chat_id:message_id` (`cb:<id>` for a press), so a replayed update is recognised.
+A message from a chat bound to no phone is logged and dropped: it has no number to answer.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ from tidings.channels.http_base import (
     ProviderEvent,
     constant_time_equal,
     content_of,
+    seconds_to_us,
 )
 from tidings.core.dispatch import SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage
 from tidings.core.phone import normalise_msisdn
 from tidings.store.base import Store
 
@@ -143,10 +150,13 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
             return None
         return constant_time_equal(given, self.settings.webhook_secret)
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
         update = request.json()
         if not isinstance(update, dict):
             raise ValueError("not a Telegram update")
+        press = update.get("callback_query")
+        if isinstance(press, dict):
+            return await self._button_press(press)
         msg = update.get("message")
         if not isinstance(msg, dict):
             return []
@@ -178,4 +188,80 @@ class TelegramConnector(HttpConnector[TelegramSettings]):
                 return []
             await self.store.providers.bind_telegram_chat(self.name, phone, chat_id, "contact", now)
             log.info("action=telegram_contact_bound connector=%s", self.name)
-        return []
+            return []
+        return await self._message(msg, chat_id, now)
+
+    @property
+    def recipient(self) -> str:
+        """Our side of a conversation: the bot."""
+        return f"@{self.settings.bot_username}" if self.settings.bot_username else self.name
+
+    async def _sender(self, chat_id: int) -> str | None:
+        phone = await self.store.providers.telegram_phone(self.name, chat_id)
+        if phone is None:
+            log.info("action=telegram_message_unbound connector=%s", self.name)
+        return phone
+
+    async def _message(
+        self, msg: dict[str, Any], chat_id: int, now: int
+    ) -> list[ProviderEvent | InboundMessage]:
+        message_id = msg.get("message_id")
+        if not isinstance(message_id, int) or (phone := await self._sender(chat_id)) is None:
+            return []
+        text = msg.get("text") if isinstance(msg.get("text"), str) else msg.get("caption")
+        return [
+            InboundMessage(
+                key=f"{chat_id}:{message_id}",
+                channel="telegram",
+                sender=phone,
+                recipient=self.recipient,
+                text=text if isinstance(text, str) else "",
+                at_us=seconds_to_us(msg.get("date"), now),
+                content=_telegram_extra(msg),
+            )
+        ]
+
+    async def _button_press(self, press: dict[str, Any]) -> list[ProviderEvent | InboundMessage]:
+        ident, data = press.get("id"), press.get("data")
+        chat = (press.get("message") or {}).get("chat") or {}
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        if not isinstance(ident, str) or not isinstance(chat_id, int):
+            return []
+        if (phone := await self._sender(chat_id)) is None:
+            return []
+        payload = data if isinstance(data, str) else ""
+        return [
+            InboundMessage(
+                key=f"cb:{ident}"[:200],
+                channel="telegram",
+                sender=phone,
+                recipient=self.recipient,
+                text=payload,
+                at_us=self._now_us(),
+                content={"button": {"payload": payload}},
+            )
+        ]
+
+
+_TELEGRAM_MEDIA = ("document", "audio", "voice", "video", "video_note", "animation", "sticker")
+
+
+def _telegram_extra(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """What a Telegram message carries besides its text: media (by file id) or a location."""
+    photo = msg.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict):
+        return {"media": {"kind": "image", "id": photo[-1].get("file_id")}}
+    for kind in _TELEGRAM_MEDIA:
+        part = msg.get(kind)
+        if isinstance(part, dict):
+            return {
+                "media": {
+                    "kind": kind,
+                    "id": part.get("file_id"),
+                    "mime_type": part.get("mime_type"),
+                }
+            }
+    location = msg.get("location")
+    if isinstance(location, dict):
+        return {"location": {k: location.get(k) for k in ("latitude", "longitude")}}
+    return None

@@ -26,6 +26,9 @@ Our message id travels as the destination's `messageId`, so Infobip's reports ca
 is the provider ref. Infobip does not document `messageId` as an idempotency key (it rejects
 duplicates at best), so a timeout after sending stays UNKNOWN and is never resent blindly.
 
+Inbound messages come on the same URL (Infobip's inbound Viber format: `results[]` with `from`
+and `message`), keyed by Infobip's `messageId`.
+
 Callbacks: Infobip does not sign its delivery reports. Each message's webhook URLs are our
 configured `webhook_url` plus `?token=<webhook_secret>`; a callback without `token` is answered 401,
 a wrong one 403 (constant-time comparison). Delivery reports are `{"results": [{messageId, status
@@ -64,6 +67,7 @@ from tidings.channels.http_base import (
     status_error,
 )
 from tidings.core.dispatch import SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage, sender_number
 
 INFOBIP_URL = "https://api.infobip.com"
 SEND_PATH = "/viber/2/messages"
@@ -231,14 +235,17 @@ class ViberConnector(HttpConnector[ViberSettings]):
             return None
         return constant_time_equal(given, self.settings.webhook_secret)
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise ValueError("not an Infobip report body")
         now = self._now_us()
-        out: list[ProviderEvent] = []
+        out: list[ProviderEvent | InboundMessage] = []
         for r in body["results"]:
             if not isinstance(r, dict) or not isinstance(r.get("messageId"), str):
+                continue
+            if isinstance(r.get("from"), str) and isinstance(r.get("message"), dict):
+                out.append(_inbound(r, self.settings.sender, now))
                 continue
             ref: str = r["messageId"]
             status = r.get("status")
@@ -250,6 +257,28 @@ class ViberConnector(HttpConnector[ViberSettings]):
                 at = _ts(r.get("seenAt"), now)
                 out.append(ProviderEvent(f"{ref}:SEEN", ref, "SEEN", 10, None, at))
         return out
+
+
+def _inbound(r: Mapping[str, Any], sender: str | None, now_us: int) -> InboundMessage:
+    """An Infobip inbound Viber message: `{from, to, receivedAt, messageId, message: {type,
+    text | url | ...}}`."""
+    message: Mapping[str, Any] = r["message"]
+    kind = str(message.get("type") or "TEXT").upper()
+    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    content: dict[str, Any] | None = None
+    if kind not in ("TEXT", ""):
+        content = {"media": {"kind": kind.lower(), "url": message.get("url")}}
+    if isinstance(message.get("payload"), str):  # a button reply
+        content = {"button": {"payload": message["payload"], "text": text}}
+    return InboundMessage(
+        key=str(r["messageId"])[:200],
+        channel="viber",
+        sender=sender_number(str(r["from"])),
+        recipient=str(r.get("to") or sender or ""),
+        text=str(text),
+        at_us=_ts(r.get("receivedAt"), now_us),
+        content=content,
+    )
 
 
 def _delivery_event(

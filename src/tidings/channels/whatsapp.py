@@ -7,7 +7,9 @@ content maps 1:1 onto the Graph payload (`text`, `template`, `image`, `video`, `
 its statuses are matched by that id, since we never learnt the wamid.
 
 Callbacks: `GET` subscription handshake (`hub.verify_token` -> echo `hub.challenge`), then `POST`s
-signed with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`.
+signed with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`. They carry
+statuses (`value.statuses`) and inbound messages (`value.messages`: text, media, button and
+list replies, locations; keyed by their wamid, so a replay is recognised).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tidings.channels.http_base import (
     status_error,
 )
 from tidings.core.dispatch import SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage, sender_number
 
 GRAPH_URL = "https://graph.facebook.com"
 MESSAGE_TYPES = ("text", "template", "image", "video", "audio", "document", "sticker")
@@ -156,16 +159,28 @@ class WhatsAppConnector(HttpConnector[WhatsAppSettings]):
         expected = "sha256=" + signature(self.settings.app_secret, request.body)
         return constant_time_equal(given.strip().lower(), expected)
 
-    async def events(self, request: InboundRequest) -> list[ProviderEvent]:
+    async def events(self, request: InboundRequest) -> list[ProviderEvent | InboundMessage]:
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
             raise ValueError("not a WhatsApp webhook body")
         now = self._now_us()
-        out: list[ProviderEvent] = []
+        out: list[ProviderEvent | InboundMessage] = []
         for entry in body["entry"]:
-            for change in (entry or {}).get("changes") or []:
-                value = (change or {}).get("value") or {}
+            if not isinstance(entry, dict):
+                continue
+            for change in entry.get("changes") or []:
+                value = (change or {}).get("value") if isinstance(change, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                metadata = value.get("metadata")
+                ours = metadata.get("display_phone_number") if isinstance(metadata, dict) else None
+                recipient = sender_number(str(ours)) if ours else self.settings.phone_number_id
+                for msg in value.get("messages") or []:
+                    if (inbound := inbound_message(msg, recipient, now)) is not None:
+                        out.append(inbound)
                 for st in value.get("statuses") or []:
+                    if not isinstance(st, dict):
+                        continue
                     wamid, raw = st.get("id"), st.get("status")
                     if not isinstance(wamid, str) or raw not in STATUS_MAP:
                         continue
@@ -190,6 +205,58 @@ class WhatsAppConnector(HttpConnector[WhatsAppSettings]):
                         )
                     )
         return out
+
+
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+
+
+def _reply_content(msg: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The text and the extra content of one inbound message, by its type."""
+    kind = msg.get("type")
+    part = msg.get(kind) if isinstance(kind, str) else None
+    part = part if isinstance(part, dict) else {}
+    if kind == "text":
+        return str(part.get("body") or ""), None
+    if kind == "button":  # a template's quick-reply button
+        label = str(part.get("text") or "")
+        return label, {"button": {"payload": part.get("payload"), "text": label}}
+    if kind == "interactive":
+        reply = part.get("button_reply") or part.get("list_reply")
+        reply = reply if isinstance(reply, dict) else {}
+        label = str(reply.get("title") or "")
+        button = {"payload": reply.get("id"), "text": label, "kind": part.get("type")}
+        return label, {"button": button}
+    if kind in MEDIA_TYPES:
+        media = {
+            "kind": kind,
+            "id": part.get("id"),
+            "mime_type": part.get("mime_type"),
+            "filename": part.get("filename"),
+        }
+        return str(part.get("caption") or ""), {"media": media}
+    if kind == "location":
+        keys = ("latitude", "longitude", "name", "address")
+        return str(part.get("name") or ""), {"location": {k: part.get(k) for k in keys}}
+    return "", {"type": str(kind)[:64]}
+
+
+def inbound_message(msg: object, recipient: str, now_us: int) -> InboundMessage | None:
+    """One entry of `value.messages`, or None when it names no message id or sender."""
+    if not isinstance(msg, dict):
+        return None
+    wamid, sender = msg.get("id"), msg.get("from")
+    if not isinstance(wamid, str) or not wamid or not isinstance(sender, str) or not sender:
+        return None
+    text, content = _reply_content(msg)
+    return InboundMessage(
+        key=wamid[:200],
+        channel="whatsapp",
+        sender=sender_number(sender),
+        recipient=recipient,
+        text=text,
+        at_us=seconds_to_us(msg.get("timestamp"), now_us),
+        content=content,
+    )
 
 
 def signature(app_secret: str, body: bytes) -> str:

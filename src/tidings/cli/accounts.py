@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 import click
 
@@ -35,6 +36,22 @@ def _quiet_hours(value: str | None) -> str | None:
         raise click.BadParameter(str(exc), param_hint="--quiet-hours") from None
 
 
+def _inbound_url(value: str | None) -> str | None:
+    """An http(s) URL ('' and None pass through: clear, keep). Where it may point (no private
+    or loopback address) is checked at every delivery, as for delivery reports."""
+    if not value:
+        return value
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--inbound-url")
+    return url
+
+
+_INBOUND_URL_HELP = (
+    "Where inbound (MO) messages to this account are POSTed, signed like delivery reports."
+)
+
 _QUIET_HOURS_HELP = (
     "Quiet hours, HH:MM-HH:MM in the recipient's local time (e.g. 21:00-08:00): messages due "
     "inside are held to the window's end."
@@ -47,6 +64,7 @@ _QUIET_HOURS_HELP = (
 @click.option("--sender", default=runtime.DEFAULT_SENDER, show_default=True, help="Default sender")
 @click.option("--dlr-url", default=None, help="Default delivery-report URL")
 @click.option("--quiet-hours", default=None, help=_QUIET_HOURS_HELP)
+@click.option("--inbound-url", default=None, help=_INBOUND_URL_HELP)
 @database_option
 def accounts_add(
     username: str,
@@ -54,11 +72,13 @@ def accounts_add(
     sender: str,
     dlr_url: str | None,
     quiet_hours: str | None,
+    inbound_url: str | None,
     database: str,
 ) -> None:
     """Create an account."""
     _check_sender(sender)
     window = _quiet_hours(quiet_hours)
+    inbound = _inbound_url(inbound_url)
     if not username or ":" in username or len(username) > 100:
         raise click.BadParameter("1-100 characters, no ':'", param_hint="USERNAME")
     pw = password or secrets.token_urlsafe(18)
@@ -69,6 +89,8 @@ def accounts_add(
         acct = await runtime.create_account(store, username, pw, sender)
         if dlr_url or window:
             await store.accounts.update(username, dlr_url=dlr_url or None, quiet_hours=window)
+        if inbound:
+            await store.inbound.set_url(username, inbound)
         click.echo(f"created account {acct.username}")
         if password is None:
             click.echo(f"password: {pw}")
@@ -136,6 +158,7 @@ def accounts_remove(username: str, database: str) -> None:
 @click.option(
     "--opt-in-reply", default=None, help="The confirmation sent on opt-in ('' the default)."
 )
+@click.option("--inbound-url", default=None, help=_INBOUND_URL_HELP + " '' clears it.")
 @database_option
 def accounts_set(
     username: str,
@@ -147,12 +170,14 @@ def accounts_set(
     opt_in_words: str | None,
     opt_out_reply: str | None,
     opt_in_reply: str | None,
+    inbound_url: str | None,
     database: str,
 ) -> None:
-    """Change an account's password, default sender, default DLR URL, quiet hours or opt-out
-    keywords and replies (at once, in every running process)."""
+    """Change an account's password, default sender, default DLR URL, quiet hours, opt-out
+    keywords and replies, or inbound URL (at once, in every running process)."""
     _check_sender(sender)
     window = _quiet_hours(quiet_hours)
+    inbound = _inbound_url(inbound_url)
     words_given = {
         "--opt-out-words": opt_out_words,
         "--opt-in-words": opt_in_words,
@@ -181,6 +206,8 @@ def accounts_set(
         )
         if acct is None:
             raise click.ClickException(f"no account {username!r}")
+        if inbound is not None:
+            await store.inbound.set_url(username, inbound or None)
         click.echo(f"updated account {username}")
         if password:  # see store/accounts.py (Accounts.update)
             click.echo("the old password stopped working; console sessions were signed out")

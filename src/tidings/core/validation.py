@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from tidings.core.contract.channels import ENVELOPE_KEYS, ChannelMessage
+from tidings.core.contract.inbound import SandboxInbound
 from tidings.core.contract.lifecycle import Reschedule
 from tidings.core.contract.omnimessage import MAX_CHANNEL_MESSAGES, BulkOmnimessage, Omnimessage
 from tidings.core.contract.phonebook import NumberToBlacklist
@@ -237,3 +238,14 @@ def json_type(value: object) -> str:
     if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
+
+
+_SANDBOX_INBOUND = TypeAdapter(SandboxInbound)
+
+
+def validate_sandbox_inbound(data: object) -> SandboxInbound:
+    """Validate a sandbox reply (`{"from", "channel", "text"}`); RequestInvalid otherwise."""
+    try:
+        return _SANDBOX_INBOUND.validate_python(data)
+    except ValidationError as exc:
+        raise RequestInvalid(error_items(exc, "", "the request body")) from None

@@ -1,9 +1,11 @@
 """The one entry for provider callbacks: events a connector parsed from a provider's webhook.
 
-Each event is matched to our message (by our own id when the provider echoes it, else through
+Statuses and inbound (MO) messages come through here alike. Each status event is matched to our message (by our own id when the provider echoes it, else through
 `channel_messages.provider_ref`) and de-duplicated in `provider_events` (`INSERT ... ON CONFLICT
 DO NOTHING` decides) before it reaches the report recorder, so a replayed callback changes
-nothing. Authenticating and parsing the request is the connector's (over HTTP, the web layer's).
+nothing. Inbound messages go to `InboundReceiver` (engine/inbound.py), de-duplicated the same
+way on the provider's message id. Authenticating and parsing the request is the connector's
+(over HTTP, the web layer's).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass, replace
 
 from tidings.channels.http_base import ProviderEvent
 from tidings.core.dispatch import Report
+from tidings.core.inbound import InboundMessage, StoredInbound
 from tidings.core.nul import NUL
 from tidings.engine.clock import Clock
+from tidings.engine.inbound import InboundReceiver
 from tidings.engine.reports import ReportRecorder
 from tidings.store.base import Store
 from tidings.store.records import ProviderEventKey
@@ -30,6 +34,7 @@ class CallbackOutcome:
     new: int  # events recorded now (handed to the report recorder)
     unknown: int  # events about no message we know (yet)
     unknown_recent: int  # ... of which recent enough that the provider should send them again
+    inbound: tuple[StoredInbound, ...] = ()  # inbound messages stored now (not replays)
 
     @property
     def retry_later(self) -> bool:
@@ -38,12 +43,24 @@ class CallbackOutcome:
 
 
 class ProviderCallbacks:
-    def __init__(self, store: Store, clock: Clock, reports: ReportRecorder) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, reports: ReportRecorder, inbound: InboundReceiver
+    ) -> None:
         self._store = store
         self._clock = clock
         self._reports = reports
+        self.inbound = inbound
 
-    async def receive(self, connector: str, events: Sequence[ProviderEvent]) -> CallbackOutcome:
+    async def receive(
+        self, connector: str, events: Sequence[ProviderEvent | InboundMessage]
+    ) -> CallbackOutcome:
+        messages = [e for e in events if isinstance(e, InboundMessage)]
+        stored = await self.inbound.receive(connector, messages) if messages else []
+        statuses = [e for e in events if isinstance(e, ProviderEvent)]
+        outcome = await self._statuses(connector, statuses)
+        return replace(outcome, inbound=tuple(stored))
+
+    async def _statuses(self, connector: str, events: Sequence[ProviderEvent]) -> CallbackOutcome:
         storable = _storable(connector, events)
         if not storable:
             return CallbackOutcome(0, 0, 0)

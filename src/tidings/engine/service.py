@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,13 +13,16 @@ from tidings.channels.router import Router
 from tidings.core import quiet_hours
 from tidings.core.dispatch import StatusChange
 from tidings.core.errors import RequestInvalid
+from tidings.core.inbound import InboundMessage, StoredInbound
 from tidings.core.model import FINAL_FAILURE, Limits, OmniState
+from tidings.core.opt_out import Keyword
 from tidings.core.validation import validate_reschedule
 from tidings.engine import opt_out
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
+from tidings.engine.inbound import InboundReceiver
 from tidings.engine.metrics import EngineMetrics
 from tidings.engine.opt_out import OptOutResult
 from tidings.engine.outbox import WebhookOutbox
@@ -35,6 +41,8 @@ from tidings.store.records import (
 from tidings.store.schedule import BatchResult
 from tidings.webhooks.guard import TargetPolicy
 
+SANDBOX_CONNECTOR = "sandbox"
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
@@ -43,6 +51,9 @@ class EngineSettings:
     dispatch_enabled: bool = True
     # Where delivery reports may go: checked when a `dlr_url` is accepted and at every delivery.
     webhook_policy: TargetPolicy = field(default_factory=TargetPolicy)
+    # connector name -> the username that owns its inbound messages when no account sent to
+    # the number through it (the connector's `inbound_account` setting)
+    inbound_accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 class Engine:
@@ -77,17 +88,25 @@ class Engine:
             GroupCommit("cancel", store.messages.cancel_many, 500)
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
-        self.callbacks = ProviderCallbacks(store, self.clock, self.reports)
+        self.inbound = InboundReceiver(
+            store, self.clock, self.settings.inbound_accounts, self._wake_outbox
+        )
+        self.inbound.opt_out = self._opt_out_of
+        self.callbacks = ProviderCallbacks(store, self.clock, self.reports, self.inbound)
         self.front_door = FrontDoor(
             self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
         )
         self._started = False
+        self._inbound_catch_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.reports.start()
-        await self.router.start(self.reports.submit)
+        await self.router.start(self.reports.submit, self.callbacks.receive)
         if self.outbox is not None:
             await self.outbox.start()
+        self._inbound_catch_up = asyncio.create_task(
+            self.inbound.run_catch_up(), name="inbound-catch-up"
+        )
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
             # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
@@ -99,11 +118,20 @@ class Engine:
             return
         if self.settings.dispatch_enabled:
             await self.dispatcher.stop()
+        if self._inbound_catch_up is not None:
+            self._inbound_catch_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inbound_catch_up
+            self._inbound_catch_up = None
         await self.reports.stop()
         await self.router.stop()
         if self.outbox is not None:
             await self.outbox.stop()
         self._started = False
+
+    def _wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
 
     async def _on_changes(self, changes: list[StatusChange]) -> None:
         """Status changes just committed (their webhooks are queued in the same transaction)."""
@@ -159,6 +187,23 @@ class Engine:
             self.metrics.cancelled.inc()
             await self._on_changes(changes)
         return result
+
+    async def sandbox_reply(
+        self, account: Account, sender: str, channel: str, text: str
+    ) -> StoredInbound:
+        """A recipient's reply, simulated: an inbound message from `sender` (E.164) to this
+        account through the sandbox, taking the path of a real one (`callbacks.receive`)."""
+        message = InboundMessage(
+            key=str(uuid.uuid4()),
+            channel=channel,
+            sender=sender,
+            recipient=account.default_sender,
+            text=text,
+            at_us=self.clock.now_us(),
+            account_id=account.id,
+        )
+        outcome = await self.callbacks.receive(SANDBOX_CONNECTOR, [message])
+        return outcome.inbound[0]
 
     async def status(self, account: Account, omni_id: str) -> OmniView | None:
         return await self.store.messages.get(account.id, omni_id)
@@ -222,6 +267,25 @@ class Engine:
         return await self.store.blacklist.remove(
             account.id, phone, BlacklistSource.API, self.clock.now_us()
         )
+
+    async def _opt_out_of(self, stored: StoredInbound) -> str | None:
+        """The inbound path's opt-out hook (engine/inbound.py): STOP / START keywords of an
+        owned message applied (engine/opt_out.py), answered as the body's `opt_out` mark.
+        An RCS confirmation goes from the agent written to; others from the account's
+        default sender."""
+        if stored.account_id is None:
+            return None
+        m = stored.message
+        sender = m.recipient if m.channel == "rcs" else None
+        try:
+            result = await self.apply_opt_out(
+                stored.account_id, m.sender, m.channel, m.text, stored.id, sender
+            )
+        except ValueError:  # not a possible number (a short code, a name): nothing to list
+            return None
+        if result.keyword is None:
+            return None
+        return "out" if result.keyword == Keyword.OPT_OUT else "in"
 
     async def apply_opt_out(
         self,

@@ -3,7 +3,7 @@
 Callers use a port: `store.accounts.get(...)`, `store.attempts.start(...)`, `store.console.inbox(...)`.
 Each port (accounts.py, sessions.py, limits.py, messages.py, sandbox.py, timers.py, attempts.py,
 events.py, outbox.py, providers.py, console.py, idempotency.py, schedule.py,
-blacklist.py) runs named statements (sql/*.sql, queries.py)
+blacklist.py, inbound.py) runs named statements (sql/*.sql, queries.py)
 through the runner below. A backend adapter (`sqlite.py`, `postgres.py`) supplies only the
 connections and transactions, the statements it runs its own way (the claim, the accept path's
 wake-up of other processes) and the database's clock.
@@ -23,6 +23,7 @@ from tidings.store.blacklist import Blacklist
 from tidings.store.console import Console
 from tidings.store.events import Events
 from tidings.store.idempotency import Idempotency
+from tidings.store.inbound import Inbound
 from tidings.store.limits import Limits
 from tidings.store.messages import Messages
 from tidings.store.outbox import Outbox
@@ -55,6 +56,7 @@ class Store(ABC):
         self.idempotency = Idempotency(self)
         self.schedule = Schedule(self)
         self.blacklist = Blacklist(self)
+        self.inbound = Inbound(self)
 
     # the runner the ports use
 

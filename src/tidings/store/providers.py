@@ -28,6 +28,7 @@ REDEEM_LINK = query("redeem_telegram_link")
 BIND_CHAT = query("bind_telegram_chat")
 CHAT_IDS = query("telegram_chat_ids")
 FORGET_CHAT = query("forget_telegram_chat")
+PHONE_OF_CHAT = query("telegram_phone_of_chat")
 
 
 async def _ids_for_refs(tx: Tx, connector: str, refs: Sequence[str]) -> dict[str, str]:
@@ -120,6 +121,11 @@ class Providers(Port):
         if not phones:
             return {}
         return await self._db.query(lambda tx: _chat_ids(tx, connector, phones))
+
+    async def telegram_phone(self, connector: str, chat_id: int) -> str | None:
+        """The phone bound to a chat (the most recent binding), or None."""
+        rows = await self._db.query(lambda tx: tx.fetch(PHONE_OF_CHAT, connector, chat_id))
+        return str(rows[0]["phone"]) if rows else None
 
     async def forget_telegram_chat(self, connector: str, chat_id: int) -> int:
         return await self._db.transact(lambda tx: tx.execute(FORGET_CHAT, connector, chat_id))

@@ -541,3 +541,38 @@ class BlacklistEvent:
     @classmethod
     def from_row(cls, r: Row) -> BlacklistEvent:
         return cls(r["phone"], r["action"], r["source"], r["inbound_id"], r["at_us"])
+
+
+@dataclass(frozen=True, slots=True)
+class InboundView:
+    """A stored inbound message, as the console shows it."""
+
+    id: str
+    connector: str
+    account_id: int | None
+    channel: str
+    sender: str
+    recipient: str
+    text: str
+    content: str | None
+    at_us: int
+    received_us: int
+    forward_state: str
+    opt_out: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> InboundView:
+        return cls(
+            id=r["id"],
+            connector=r["connector"],
+            account_id=r["account_id"],
+            channel=r["channel"],
+            sender=r["sender"],
+            recipient=r["recipient"],
+            text=r["text"],
+            content=r["content"],
+            at_us=r["at_us"],
+            received_us=r["received_us"],
+            forward_state=r["forward_state"],
+            opt_out=r["opt_out"],
+        )

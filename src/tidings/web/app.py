@@ -16,7 +16,13 @@ from starlette.routing import Route
 from tidings.core.errors import UNAUTHORIZED, ErrorItem, RequestInvalid
 from tidings.store.errors import STORAGE_ERRORS
 from tidings.web import errors
-from tidings.web.api import routes_messages, routes_phonebook, routes_providers, routes_schedule
+from tidings.web.api import (
+    routes_inbound,
+    routes_messages,
+    routes_phonebook,
+    routes_providers,
+    routes_schedule,
+)
 from tidings.web.api.docs_page import docs_html
 from tidings.web.api.idempotency import idempotent
 from tidings.web.api.openapi import openapi_document
@@ -106,6 +112,7 @@ def create_app(ctx: ApiContext, *, manage_engine: bool = True) -> Starlette:
             methods=["DELETE"],
         ),
         Route("/v1/sandbox/messages", m.sandbox_messages, methods=["GET"]),
+        Route("/v1/sandbox/inbound", idempotent(routes_inbound.sandbox_inbound), methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

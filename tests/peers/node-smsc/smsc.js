@@ -15,7 +15,11 @@
 //   3725557...  ESME_RMSGQFUL (0x14) once, then accepted
 //   anything else: accepted, receipt stat:DELIVRD (text + receipted_message_id/message_state TLVs)
 // A receipt is sent only when registered_delivery & 1.
-// Commands, one JSON object per stdin line: {"cmd":"drop"} closes every session.
+// Commands, one JSON object per stdin line: {"cmd":"drop"} closes every session;
+// {"cmd":"mo","source":..,"destination":..,"data_coding":8|0,"ref":N,"parts":["..",..]} sends a
+// mobile-originated message on the newest session: one deliver_sm per part, encoded by
+// node-smpp (UCS-2, or the GSM 03.38 default alphabet), with an 8-bit concatenation UDH when
+// there is more than one part.
 'use strict';
 
 const smpp = require('smpp');
@@ -160,6 +164,24 @@ process.stdin.on('data', (chunk) => {
     buffered = buffered.slice(nl + 1);
     if (!line) continue;
     const cmd = JSON.parse(line);
+    if (cmd.cmd === 'mo') {
+      const session = Array.from(sessions).pop();
+      const total = cmd.parts.length;
+      cmd.parts.forEach((text, i) => {
+        const message = total > 1
+          ? { udh: Buffer.from([5, 0, 3, cmd.ref & 0xff, total, i + 1]), message: text }
+          : { message: text };
+        session.deliver_sm({
+          source_addr: cmd.source,
+          source_addr_ton: 1,
+          source_addr_npi: 1,
+          destination_addr: cmd.destination,
+          data_coding: cmd.data_coding,
+          short_message: message,
+        });
+      });
+      log({ ev: 'mo', source: cmd.source, parts: total });
+    }
     if (cmd.cmd === 'drop') {
       for (const s of sessions) s.socket.destroy();
       log({ ev: 'dropped', count: sessions.size });

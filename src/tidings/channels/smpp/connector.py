@@ -19,6 +19,10 @@ What this owns (the session behind `SmppLink` owns none of it):
   throttling, or no live link in time for the first part (it was never written) ->
   `Outcome.RETRY` with `retry_at_us`.
 
+A `deliver_sm` that is not a receipt is a mobile-originated message: its parts are joined by
+their concatenation UDH (or `sar_*` TLVs), decoded (GSM-7, UCS-2, ...) and handed whole to the
+inbound sink (`bind_inbound`), see channels/smpp/mo.py.
+
 `provider_ref` in an accepted outcome is the SMSC id of every part, comma-separated. Receipts
 are matched in memory (recent sends); receipts for messages sent before a restart are dropped
 (logged), see README "SMPP".
@@ -29,13 +33,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
-from tidings.channels.port import ReportSink
+from tidings.channels.port import InboundSink, ReportSink
 from tidings.channels.smpp.keeper import LinkKeeper
 from tidings.channels.smpp.link import (
     DeliverEvent,
@@ -44,11 +49,20 @@ from tidings.channels.smpp.link import (
     NotSent,
     SubmitRequest,
 )
-from tidings.channels.smpp.receipts import STAT_MAP, Receipt, id_candidates, parse_receipt
+from tidings.channels.smpp.mo import Reassembler
+from tidings.channels.smpp.receipts import (
+    STAT_MAP,
+    Receipt,
+    id_candidates,
+    is_receipt,
+    parse_receipt,
+)
 from tidings.channels.smpp.session import open_session
 from tidings.channels.smpp.settings import SmppSettings
 from tidings.core.dispatch import Outcome, Report, SendJob, SendOutcome
+from tidings.core.inbound import InboundMessage, sender_number
 from tidings.core.model import ERR_TEXT
+from tidings.core.sms_decoding import split_user_data
 from tidings.core.sms_encoding import SmsEncodingError, encode_sms
 
 log = logging.getLogger("tidings.smpp")
@@ -161,6 +175,10 @@ class SmppConnector:
         self._by_ref: OrderedDict[str, tuple[_Tracked, int]] = OrderedDict()
         # receipts that came before their submit_sm_resp: normalised id -> (receipt, when)
         self._parked: dict[str, tuple[Receipt, float]] = {}
+        # mobile-originated messages: parts waiting for the rest, and where whole ones go
+        self._mo = Reassembler()
+        self._inbound: InboundSink | None = None
+        self._inbound_tasks: set[asyncio.Task[object]] = set()
 
     @property
     def binds(self) -> int:
@@ -174,12 +192,17 @@ class SmppConnector:
 
     # ---- lifecycle ----
 
+    def bind_inbound(self, sink: InboundSink) -> None:
+        self._inbound = sink
+
     async def start(self, reports: ReportSink) -> None:
         self._reports = reports
         await self._keeper.start()
 
     async def stop(self) -> None:
         await self._keeper.stop()
+        if self._inbound_tasks:  # whole messages still being stored
+            await asyncio.wait(list(self._inbound_tasks), timeout=5.0)
 
     async def wait_bound(self, timeout_s: float) -> bool:
         return await self._keeper.wait_bound(timeout_s)
@@ -327,9 +350,12 @@ class SmppConnector:
                     break
 
     def _on_deliver(self, ev: DeliverEvent) -> None:
+        if not is_receipt(ev.esm_class):
+            self._on_mo(ev)
+            return
         receipt = parse_receipt(ev)
         if receipt is None:
-            log.info("action=smpp_mo_ignored connector=%s esm_class=%d", self.name, ev.esm_class)
+            log.info("action=smpp_receipt_unreadable connector=%s", self.name)
             return
         for cand in id_candidates(receipt.message_id):
             hit = self._by_ref.get(cand)
@@ -340,6 +366,38 @@ class SmppConnector:
         if len(self._parked) > 10_000:
             self._parked = {k: v for k, v in self._parked.items() if now - v[1] < PARK_S}
         self._parked[id_candidates(receipt.message_id)[0]] = (receipt, now)
+
+    # ---- mobile-originated messages ----
+
+    def _on_mo(self, ev: DeliverEvent) -> None:
+        """A message from a phone: once whole (its parts joined), handed to the inbound sink.
+        SMPP gives an MO no id of its own, so each whole message is a new one; the deliver_sm
+        was already acknowledged by the session."""
+        part = split_user_data(ev.esm_class, ev.data_coding, ev.short_message, ev.tlvs)
+        text = self._mo.add(ev.source_addr, ev.destination_addr, part, time.monotonic())
+        if text is None:
+            return
+        if self._inbound is None:
+            log.warning("action=smpp_mo_dropped connector=%s reason=no_sink", self.name)
+            return
+        message = InboundMessage(
+            key=f"mo:{uuid.uuid4()}",
+            channel="sms",
+            sender=sender_number(ev.source_addr),
+            recipient=ev.destination_addr,
+            text=text,
+            at_us=self._now_us(),
+        )
+        task: asyncio.Task[object] = asyncio.ensure_future(self._inbound(self.name, [message]))
+        self._inbound_tasks.add(task)
+        task.add_done_callback(self._inbound_done)
+
+    def _inbound_done(self, task: asyncio.Task[object]) -> None:
+        self._inbound_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "action=smpp_mo_not_stored connector=%s error=%r", self.name, task.exception()
+            )
 
     def _apply(self, receipt: Receipt, tracked: _Tracked, idx: int) -> None:
         status, err, final = STAT_MAP[receipt.stat]

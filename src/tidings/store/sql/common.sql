@@ -695,6 +695,11 @@ ON CONFLICT (connector, phone) DO UPDATE SET chat_id = EXCLUDED.chat_id,
 -- The chats bound to these phones.
 SELECT phone, chat_id FROM telegram_chats WHERE connector = $1 AND phone IN_TEXT($2)
 
+-- telegram_phone_of_chat --
+-- The phone most recently bound to a chat (who wrote, for an inbound message).
+SELECT phone FROM telegram_chats WHERE connector = $1 AND chat_id = $2
+ORDER BY consent_us DESC LIMIT 1
+
 -- forget_telegram_chat --
 -- A chat blocked the bot: forget its bindings.
 DELETE FROM telegram_chats WHERE connector = $1 AND chat_id = $2
@@ -831,3 +836,62 @@ WHERE account_id = $1 AND key = $2 AND token = $3 AND state = 'pending'
 -- idempotency_purge --
 -- Forget keys created before $1 (24 h ago).
 DELETE FROM idempotency_keys WHERE created_us < $1
+
+
+-- ===== inbound (MO) messages (store/inbound.py) =====
+
+-- inbound_last_sender --
+-- The account that last sent to this number ($1) through this connector ($2): the newest of its
+-- omnimessages to the number that the connector took (each account's rows on
+-- omnimessages_account_to).
+SELECT o.account_id FROM omnimessages o JOIN channel_messages c ON c.omnimessage_id = o.id
+WHERE o.account_id IN (SELECT id FROM accounts) AND o.to_number = $1 AND c.connector = $2
+    AND c.sent_us IS NOT NULL
+ORDER BY c.sent_us DESC LIMIT 1
+
+-- inbound_account_by_name --
+-- An account's id and inbound URL, by username (a connector's `inbound_account`).
+SELECT id, inbound_url FROM accounts WHERE username = $1
+
+-- inbound_account_url --
+-- An account's inbound URL, if it still exists.
+SELECT id, inbound_url FROM accounts WHERE id = $1
+
+-- insert_inbound --
+-- One inbound message, once per (connector, provider key): a row comes back only when it is new.
+INSERT INTO inbound_messages (id, connector, event_key, account_id, channel, sender, recipient,
+    text, content, at_us, received_us, forward_state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (connector, event_key) DO NOTHING
+RETURNING id
+
+-- inbound_forwarded --
+-- An inbound message still pending is queued for its owner's inbound URL (or has nowhere to go:
+-- $2), with its opt-out mark ($3); a row comes back only to the one transaction that moved it
+-- (a catch-up in another process that raced it finds it no longer pending).
+UPDATE inbound_messages SET forward_state = $2, opt_out = $3
+WHERE id = $1 AND forward_state = 'pending'
+RETURNING id
+
+-- inbound_unforwarded --
+-- Inbound messages stored before $1 whose forwarding transaction never ran (a process died).
+SELECT i.id, i.connector, i.event_key, i.account_id, i.channel, i.sender, i.recipient, i.text,
+    i.content, i.at_us, i.received_us, a.inbound_url
+FROM inbound_messages i LEFT JOIN accounts a ON a.id = i.account_id
+WHERE i.forward_state = 'pending' AND i.received_us < $1
+ORDER BY i.received_us LIMIT $2
+
+-- set_inbound_url --
+-- Set (or, with NULL, clear) an account's inbound URL; its id comes back.
+UPDATE accounts SET inbound_url = $2 WHERE username = $1 RETURNING id
+
+-- get_inbound_url --
+-- An account's inbound URL, by username.
+SELECT inbound_url FROM accounts WHERE username = $1
+
+-- inbound_page --
+-- An account's inbound messages received in [$2, $3), newest first.
+SELECT id, connector, event_key, account_id, channel, sender, recipient, text, content, at_us,
+    received_us, forward_state, opt_out
+FROM inbound_messages WHERE account_id = $1 AND received_us >= $2 AND received_us < $3
+ORDER BY received_us DESC, id DESC LIMIT $4

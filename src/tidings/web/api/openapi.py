@@ -19,7 +19,7 @@ from tidings.core.contract import responses as r
 from tidings.core.contract.omnimessage import REF_TEMPLATE, BulkOmnimessage, Omnimessage
 from tidings.core.contract.types import TIME_PATTERN
 from tidings.core.model import Limits
-from tidings.web.api import openapi_phonebook, openapi_schedule
+from tidings.web.api import openapi_inbound, openapi_phonebook, openapi_schedule
 from tidings.web.api.routes_messages import SANDBOX_LIMIT_DEFAULT, SANDBOX_LIMIT_MAX
 from tidings.web.api.routes_schedule import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
 from tidings.web.context import ApiSettings
@@ -50,6 +50,7 @@ SCHEMA_MODELS: tuple[Any, ...] = (
     r.ErrorItemOmnichannel,
     *openapi_schedule.SCHEMA_MODELS,
     *openapi_phonebook.SCHEMA_MODELS,
+    *openapi_inbound.SCHEMA_MODELS,
 )
 
 
@@ -179,7 +180,10 @@ _OMNI_LINKS = {
 
 def _paths() -> dict[str, Any]:
     paths = _messente_paths()
-    extensions = openapi_schedule.schedule_paths(TIME_PATTERN, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
+    extensions = {
+        **openapi_schedule.schedule_paths(TIME_PATTERN, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT),
+        **openapi_inbound.inbound_paths(),
+    }
     for path, item in extensions.items():
         for method, op in item.items():
             if method in ("post", "patch", "delete"):  # every write takes Idempotency-Key

@@ -27,6 +27,7 @@ from tidings.core.model import CHANNELS, PRIORITIES, TEXT_STORES
 from tidings.core.nul import NUL
 from tidings.core.phone import normalise_msisdn
 from tidings.core.strict_int import parse_int
+from tidings.core.validation import validate_sandbox_inbound
 from tidings.store.records import Account, CancelResult
 from tidings.web.auth import TooManyAttempts
 from tidings.web.console import batches, views
@@ -52,6 +53,7 @@ MAX_FORM_BYTES = 64 * 1024
 LIVE_POLL_S = 0.5
 LIVE_STREAM_S = 25.0  # a stream ends (and the browser reconnects) so shutdowns are never held up
 LIVE_LOOKBACK_US = 2_000_000  # rows committed slightly out of order are still seen
+_NEVER_US = 2**62  # after every time stored
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
     " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -364,11 +366,18 @@ class Console:
         since = rows[0].delivered_us if rows and before is None else None
         if since is None and before is None:
             since = await self.ctx.store.now_us()
+        # The replies received in the same span of time as the deliveries shown.
+        replies = await self.ctx.store.inbound.page(
+            v.account.id,
+            rows[-1].delivered_us if more else 0,
+            before[0] if before is not None else _NEVER_US,
+            PAGE_SIZE,
+        )
         return self.page(
             request,
             "inbox.html",
             {
-                "conversations": views.group_by_recipient(rows),
+                "conversations": views.group_by_recipient(rows, replies),
                 "older": older,
                 "paged": before is not None,
                 "live_since": since,
@@ -400,16 +409,21 @@ class Console:
                 rows = await store.console.inbox_since(
                     account_id, max(0, since - LIVE_LOOKBACK_US), 200
                 )
-                for m in rows:
-                    if m.message_id in seen or m.delivered_us < since - LIVE_LOOKBACK_US:
+                replies = await store.inbound.page(
+                    account_id, max(0, since - LIVE_LOOKBACK_US), _NEVER_US, 200
+                )
+                bubbles = [views.inbox_bubble(m) for m in rows]
+                bubbles += [views.reply_bubble(r) for r in reversed(replies)]
+                for b in bubbles:
+                    at = b.at_us or 0
+                    if b.message_id in seen or at < since - LIVE_LOOKBACK_US:
                         continue
-                    seen.add(m.message_id)
-                    b = views.inbox_bubble(m)
+                    seen.add(b.message_id)
                     html = str(bubble_macro.inbox_item(b))  # type: ignore[attr-defined]
-                    data = orjson.dumps(
-                        {"id": m.message_id, "to": m.to, "at": m.delivered_us, "html": html}
-                    ).decode()
-                    since = max(since, m.delivered_us)
+                    kind = "reply" if b.reply else "delivery"
+                    event = {"id": b.message_id, "kind": kind, "to": b.to, "at": at, "html": html}
+                    data = orjson.dumps(event).decode()
+                    since = max(since, at)
                     yield f"id: {since}\nevent: message\ndata: {data}\n\n".encode()
                 if len(seen) > 5000:
                     seen.clear()
@@ -423,6 +437,28 @@ class Console:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+
+    async def reply(self, request: Request) -> Response:
+        """A recipient's reply, simulated from the phone view: the path of a real inbound
+        message (the same as `POST /v1/sandbox/inbound`)."""
+        v = await self.viewer(request)
+        data = await self.form(request)
+        if v is None:
+            return self.to_login(request)
+        if data is None or not csrf_ok(v.session, data.get("csrf")):
+            return self.refused(request, v)
+        body = {k: data.get(k, "") for k in ("from", "channel", "text")}
+        try:
+            refuse_nul(body)
+            reply = validate_sandbox_inbound(body)
+        except RequestInvalid as exc:
+            return await self.bad_request(
+                request, "The reply was not sent: " + "; ".join(_error_text(e) for e in exc.errors)
+            )
+        stored = await self.ctx.engine.sandbox_reply(
+            v.account, reply.from_, reply.channel, reply.text
+        )
+        return RedirectResponse(f"/#r-{stored.id}", status_code=303)
 
     # -- scheduled ---------------------------------------------------------------------------
 
@@ -730,6 +766,7 @@ def console_routes(ctx: ApiContext) -> list[BaseRoute]:
         page("/login", c.login, "POST"),
         page("/logout", c.logout, "POST"),
         page("/inbox/events", c.inbox_events, "GET"),
+        page("/inbox/reply", c.reply, "POST"),
         page("/scheduled", c.scheduled, "GET"),
         page("/scheduled/{omnimessage_id}/cancel", c.cancel, "POST"),
         page("/messages/{omnimessage_id}", c.message, "GET"),

@@ -16,6 +16,7 @@ from tidings.store.records import (
     ChannelBrief,
     ChannelView,
     EventRow,
+    InboundView,
     OmniBrief,
     SandboxMessage,
     Timeline,
@@ -91,6 +92,7 @@ class Bubble:
     omnimessage_id: str = ""
     to: str = ""
     at_us: int | None = None
+    reply: bool = False  # an inbound message: the recipient's answer (`to` is who wrote)
 
     @property
     def label(self) -> str:
@@ -127,6 +129,20 @@ def inbox_bubble(m: SandboxMessage) -> Bubble:
     )
 
 
+def reply_bubble(v: InboundView) -> Bubble:
+    """An inbound message, drawn in the conversation with the number that wrote it."""
+    return Bubble(
+        v.channel,
+        v.sender,
+        parse_content(v.content),
+        v.text,
+        message_id=v.id,
+        to=v.sender,
+        at_us=v.received_us,
+        reply=True,
+    )
+
+
 def brief_bubble(c: ChannelBrief) -> Bubble:
     return bubble(c.channel, c.sender, c.content, omnimessage_id=c.omnimessage_id)
 
@@ -141,11 +157,16 @@ class Conversation:
     bubbles: list[Bubble] = field(default_factory=list)
 
 
-def group_by_recipient(messages: Sequence[SandboxMessage]) -> list[Conversation]:
-    """Newest-first messages as conversations, ordered by each one's newest message."""
+def group_by_recipient(
+    messages: Sequence[SandboxMessage], replies: Sequence[InboundView] = ()
+) -> list[Conversation]:
+    """Messages delivered and replies received as conversations (one per number), each newest
+    first, ordered by each one's newest message."""
+    bubbles = [inbox_bubble(m) for m in messages] + [reply_bubble(r) for r in replies]
+    bubbles.sort(key=lambda b: (b.at_us or 0, b.message_id), reverse=True)
     groups: dict[str, Conversation] = {}
-    for m in messages:
-        groups.setdefault(m.to, Conversation(m.to)).bubbles.append(inbox_bubble(m))
+    for b in bubbles:
+        groups.setdefault(b.to, Conversation(b.to)).bubbles.append(b)
     return list(groups.values())
 
 

@@ -5,14 +5,14 @@
   rescheduled), `''` when it was `null` (no quiet hours for this message), else `HH:MM-HH:MM`.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -38,7 +38,7 @@
     source.addEventListener("error", function () { if (status) { status.textContent = "Reconnecting…"; status.classList.add("off"); } });
     source.addEventListener("message", function (ev) {
       var msg = JSON.parse(ev.data);
-      if (document.getElementById("m-" + msg.id)) return;
+      if (document.getElementById((msg.kind === "reply" ? "r-" : "m-") + msg.id)) return;
       var phone = null;
       Array.prototype.forEach.call(inbox.querySelectorAll("section.phone"), function (s) {
         if (s.getAttribute("data-to") === msg.to) phone = s;
@@ -49,6 +49,16 @@
         phone.setAttribute("data-to", msg.to);
         phone.setAttribute("aria-label", "Messages to " + msg.to);
         phone.querySelector(".phone-to").textContent = msg.to;
+        var box = phone.querySelector(".reply-box");
+        if (box) {
+          box.querySelector('input[name="from"]').value = msg.to;
+          var labels = box.querySelectorAll("label");
+          var text = box.querySelector('input[name="text"]'), channel = box.querySelector("select");
+          text.id = "reply-" + msg.to; channel.id = "reply-ch-" + msg.to;
+          text.placeholder = "Reply as " + msg.to;
+          labels[0].htmlFor = text.id; labels[0].textContent = "Reply as " + msg.to;
+          labels[1].htmlFor = channel.id;
+        }
       }
       var holder = document.createElement("ol");
       holder.innerHTML = msg.html; /* rendered and escaped by the server's templates */
