@@ -186,3 +186,53 @@ async def test_single_cancel_of_a_paused_message(store: Store) -> None:
     result, changes = await store.messages.cancel(1, m.id)
     assert result == "cancelled" and [c.status for c in changes] == ["DELETED"]
     assert await timers(store, m.id) == []
+
+
+async def test_newest_first_by_state_lists_exactly_that_state(store: Store) -> None:
+    from tests.integration.test_store import sent
+    from tidings.core.dispatch import Outcome
+    from tidings.store.records import Report, SendOutcome
+
+    t = await store.now_us()
+    waiting = omni(1, t + 3600 * S)
+    cancelled = omni(1, t + 3600 * S)
+    await store.messages.insert([waiting, cancelled])
+    await store.messages.cancel(1, cancelled.id)
+    delivered, job = await sent(store, t)
+    await store.attempts.finish([SendOutcome(job, Outcome.ACCEPTED, "sandbox", "r1")], t + 1)
+    await store.attempts.apply_reports([Report(job.message_id, "DELIVRD", 0, None, t + 2)], t + 2)
+    processing, _ = await sent(store, t + 3)
+
+    async def listed(state: str) -> list[str]:
+        return [i.id for i in await store.schedule.page(q(state=state))]
+
+    assert await listed("processing") == [processing.id]
+    assert await listed("delivered") == [delivered.id]
+    assert await listed("cancelled") == [cancelled.id]
+    assert await listed("failed") == []
+    assert [i.id for i in await store.schedule.page(q(order="due", state="scheduled"))] == [
+        waiting.id
+    ]
+
+
+async def test_state_listings_walk_their_partial_indexes(store: Store) -> None:
+    """SQLite's planner must match each partial index's predicate (written out in the SQL)
+    and take the order from it. (PostgreSQL's choice on tiny tables says nothing.)"""
+    if store.kind != "sqlite":
+        return
+    from tidings.store.queries import adhoc, query
+
+    for name, index, extra in (
+        ("list_new_final", "omnimessages_final_created", ("delivered", 10)),
+        ("list_new_processing", "omnimessages_processing_created", (10,)),
+    ):
+        sql = query(name).sqlite
+        assert sql is not None
+        async with store.read() as tx:
+            rows = await tx.fetch(
+                adhoc("EXPLAIN QUERY PLAN " + sql.replace("?", "$").replace("$$", "$")),
+                1, 2**62, "~", 0, 2**62, None, None, *extra,
+            )  # fmt: skip
+        plan = " ".join(str(r[-1]) for r in rows)
+        assert index in plan, (name, plan)
+        assert "TEMP B-TREE" not in plan, (name, plan)

@@ -55,6 +55,12 @@ class OmniState(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The states an omnimessage ends in (never left; listed on omnimessages_final_created).
+FINAL_OMNI_STATES = frozenset(
+    {OmniState.DELIVERED, OmniState.FAILED, OmniState.EXPIRED, OmniState.CANCELLED}
+)
+
+
 class ChannelState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tidings.core import lifecycle
 from tidings.core.lifecycle import Control, allowed_from, timer_state_for
-from tidings.core.model import OmniState
+from tidings.core.model import FINAL_OMNI_STATES, OmniState
 from tidings.store import events
 from tidings.store.port import Port
 from tidings.store.queries import query
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from tidings.store.base import Store
 
 LIST_NEW = query("list_new")
-LIST_NEW_STATE = query("list_new_state")
+LIST_NEW_FINAL = query("list_new_final")
+LIST_NEW_PROCESSING = query("list_new_processing")
 LIST_SCHEDULED = query("list_scheduled")
 LIST_PAUSED = query("list_paused")
 LIST_CHANNELS = query("list_channels")
@@ -139,12 +140,15 @@ async def page(tx: Tx, q: ListQuery) -> list[ListItem]:
     else:
         # "~" sorts after every id (hex UUIDs): the first page starts at the very newest.
         key, last = q.after if q.after is not None else (MAX_US, "~")
+        args = (q.account_id, key, last, lo, hi, q.to, q.batch)
         if q.state is None:
-            rows = await tx.fetch(LIST_NEW, q.account_id, key, last, lo, hi, q.to, q.batch, q.limit)
-        else:
-            rows = await tx.fetch(
-                LIST_NEW_STATE, q.account_id, key, last, lo, hi, q.to, q.batch, q.state, q.limit
-            )
+            rows = await tx.fetch(LIST_NEW, *args, q.limit)
+        elif q.state == OmniState.PROCESSING:
+            rows = await tx.fetch(LIST_NEW_PROCESSING, *args, q.limit)
+        elif q.state in FINAL_OMNI_STATES:
+            rows = await tx.fetch(LIST_NEW_FINAL, *args, q.state, q.limit)
+        else:  # waiting states are listed by due time (order "due")
+            raise ValueError(f"no newest-first listing by state {q.state!r}")
     chans: dict[str, list[ChannelBriefRow]] = {}
     if rows:
         for c in await tx.fetch(LIST_CHANNELS, [r["id"] for r in rows]):

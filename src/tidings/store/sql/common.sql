@@ -259,15 +259,29 @@ WHERE account_id = $1 AND (created_us, id) < ($2, $3)
     AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
 ORDER BY created_us DESC, id DESC LIMIT $8
 
--- list_new_state --
--- list_new for the omnimessages in state $8, on omnimessages_account_state_created.
+-- list_new_final --
+-- list_new for the omnimessages in the final state $8, on the partial index
+-- omnimessages_final_created (its predicate written out, so that the planner can match it).
 SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
 FROM omnimessages
-WHERE account_id = $1 AND state = $8 AND (created_us, id) < ($2, $3)
+WHERE account_id = $1 AND state = $8
+    AND state IN ('delivered', 'failed', 'expired', 'cancelled')
+    AND (created_us, id) < ($2, $3)
     AND due_us >= $4 AND due_us < $5
     AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
     AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
 ORDER BY created_us DESC, id DESC LIMIT $9
+
+-- list_new_processing --
+-- list_new for the omnimessages being sent (shown as `sent`), on the partial index
+-- omnimessages_processing_created.
+SELECT id, to_number, state, priority, time_to_send_us, due_us, created_us, batch, moved_by
+FROM omnimessages
+WHERE account_id = $1 AND state = 'processing' AND (created_us, id) < ($2, $3)
+    AND due_us >= $4 AND due_us < $5
+    AND (CAST($6 AS TEXT) IS NULL OR to_number = $6)
+    AND (CAST($7 AS TEXT) IS NULL OR batch = $7)
+ORDER BY created_us DESC, id DESC LIMIT $8
 
 -- list_scheduled --
 -- One page of an account's scheduled omnimessages, soonest first, after the position ($2, $3)
