@@ -214,6 +214,11 @@ class PostgresStore(Store):
             min_size=min_size,
             max_size=max_size,
             connect=_connect,
+            # asyncpg keeps 100 prepared statements per connection by default; the store names
+            # about 170, and once a connection's working set passes 100 it prepares them again
+            # (a round trip and a plan) in its LRU's churn. Measured (bench lateness --quick,
+            # PostgreSQL): p99 4.4/5.9 ms -> 2.8/2.6 ms, p50 0.36/0.41 -> 0.34/0.32 ms.
+            statement_cache_size=1024,
             server_settings={
                 # Short OLTP statements: JIT compilation only ever adds latency here.
                 "jit": "off",
