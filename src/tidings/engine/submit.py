@@ -7,7 +7,6 @@ what to answer, stay with the caller.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import orjson
 
 from tidings.core import quiet_hours
 from tidings.core.errors import ErrorItem, RequestInvalid, invalid
+from tidings.core.ids import new_id
 from tidings.core.model import PRIORITIES, Limits, OmnimessageRequest
 from tidings.core.validation import validate_bulk, validate_omnimessage
 from tidings.engine.accepter import AccountChanged
@@ -53,7 +53,7 @@ def build_record(
         due_us, req.to, quiet_hours.window_for(own, account.quiet_hours)
     )
     return NewOmnimessage(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         account_id=account.id,
         to=req.to,
         priority=PRIORITIES[req.priority],
@@ -66,7 +66,7 @@ def build_record(
         created_us=now_us,
         channels=tuple(
             NewChannelMessage(
-                id=str(uuid.uuid4()),
+                id=new_id(),
                 channel=m.channel,
                 sender=m.sender or account.default_sender,
                 validity_s=m.validity_s,
