@@ -49,7 +49,9 @@ CLAIM_WALK = (
     " ORDER BY due_us LIMIT 2000"
 )
 NEXT_DUE = query("next_due").postgresql or ""  # `$n` style: the harness converts it
-PENDING_COUNT = "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND kind = 'send'"
+PENDING_COUNT = query("pending_count").postgresql or ""  # the upkeep loop's gauge
+# How many scheduled sends the database holds (the run's validity check, not a server query).
+SENDS_PENDING = "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND kind = 'send'"
 
 
 async def _sandbox_count(env: Env) -> int:
@@ -99,7 +101,7 @@ async def _case(backend: str, workdir: Path, pending: int) -> dict[str, Any]:
             "pending_count": await env.reader.timed(PENDING_COUNT),
         }
         histogram = await server_lateness_histogram(env)
-        counted = int(await env.reader.fetchval(PENDING_COUNT))
+        counted = int(await env.reader.fetchval(SENDS_PENDING))
 
     lateness = [(s - c) / 1000 for s, c, _ in rows if s is not None]
     handover = [(d - c) / 1000 for _, c, d in rows if d is not None]
