@@ -1,6 +1,7 @@
 """Fill a migrated, not yet served database with pending scheduled messages, fast.
 
-The rows are exactly those `store/messages.py insert` writes for an accepted
+The rows are exactly those `store/messages.py insert` writes for an accepted (ids in time order,
+core/ids.py),
 request (the channel content is produced by the server's own validation of the benchmark body):
 one `omnimessages` row (state `scheduled`), one `channel_messages` row per channel (state
 `pending`), one `timers` row (kind `send`, state `pending`). SQLite: `executemany` in large
@@ -14,7 +15,6 @@ import asyncio
 import random
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ import orjson
 
 from bench import bodies
 from bench.harness import Database, log, now_us, r3
+from tidings.core.ids import new_id
 
 CHUNK = 50_000
 DAY_US = 86_400_000_000
@@ -41,6 +42,7 @@ OMNI_COLS = (
     "position",
     "created_us",
     "updated_us",
+    "batch",
 )
 CHAN_COLS = (
     "id",
@@ -78,7 +80,7 @@ def _channels() -> tuple[_Channel, ...]:
 Chunk = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
-def _chunks(account_id: int, n: int, seed: int = 7) -> Iterator[Chunk]:
+def _chunks(account_id: int, n: int, batch: str | None, seed: int = 7) -> Iterator[Chunk]:
     """Rows scheduled uniformly between 1 and 2 days ahead, priority regular (1)."""
     rng = random.Random(seed)
     chans = _channels()
@@ -86,7 +88,7 @@ def _chunks(account_id: int, n: int, seed: int = 7) -> Iterator[Chunk]:
     for start in range(0, n, CHUNK):
         omnis, chan_rows, timers = [], [], []
         for i in range(start, min(n, start + CHUNK)):
-            oid = str(uuid.uuid4())
+            oid = new_id()
             due = created + DAY_US + rng.randrange(DAY_US)
             omnis.append(
                 (
@@ -102,12 +104,13 @@ def _chunks(account_id: int, n: int, seed: int = 7) -> Iterator[Chunk]:
                     0,
                     created,
                     created,
+                    batch,
                 )
             )
             for pos, c in enumerate(chans):
                 chan_rows.append(
                     (
-                        str(uuid.uuid4()),
+                        new_id(),
                         oid,
                         pos,
                         c.channel,
@@ -126,14 +129,14 @@ def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
 
 
-def _fill_sqlite(db: Database, account_id: int, n: int) -> int:
+def _fill_sqlite(db: Database, account_id: int, n: int, batch: str | None) -> int:
     assert db.sqlite_path is not None
     conn = sqlite3.connect(db.sqlite_path, isolation_level=None)
     rows = 0
     try:
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
-        for omnis, chan_rows, timers in _chunks(account_id, n):
+        for omnis, chan_rows, timers in _chunks(account_id, n, batch):
             conn.execute("BEGIN")
             conn.executemany(_insert_sql("omnimessages", OMNI_COLS), omnis)
             conn.executemany(_insert_sql("channel_messages", CHAN_COLS), chan_rows)
@@ -150,32 +153,37 @@ def _fill_sqlite(db: Database, account_id: int, n: int) -> int:
     return rows
 
 
-async def _fill_postgres(db: Database, account_id: int, n: int) -> int:
+async def _fill_postgres(db: Database, account_id: int, n: int, batch: str | None) -> int:
     import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(db.url, timeout=10)
     rows = 0
     try:
-        for omnis, chan_rows, timers in _chunks(account_id, n):
+        for omnis, chan_rows, timers in _chunks(account_id, n, batch):
             await conn.copy_records_to_table("omnimessages", records=omnis, columns=OMNI_COLS)
             await conn.copy_records_to_table(
                 "channel_messages", records=chan_rows, columns=CHAN_COLS
             )
             await conn.copy_records_to_table("timers", records=timers, columns=TIMER_COLS)
             rows += len(omnis) + len(chan_rows) + len(timers)
-        await conn.execute("ANALYZE")
+        # Settle the database as one that took these rows over time would be: autovacuum has
+        # set the visibility map and the statistics, and a checkpoint has written the pages
+        # out. Left to run during the measurement, either costs a timed request seconds.
+        await conn.execute("VACUUM (ANALYZE) omnimessages, channel_messages, timers")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
     return rows
 
 
-async def fill(db: Database, account_id: int, n: int) -> dict[str, Any]:
+async def fill(db: Database, account_id: int, n: int, batch: str | None = None) -> dict[str, Any]:
+    """Write `n` pending messages (each tagged `batch`, as a send naming one would be)."""
     log(f"filling {n} pending messages into {db.backend}")
     t = time.perf_counter()
     if db.backend == "sqlite":
-        rows = await asyncio.to_thread(_fill_sqlite, db, account_id, n)
+        rows = await asyncio.to_thread(_fill_sqlite, db, account_id, n, batch)
     else:
-        rows = await _fill_postgres(db, account_id, n)
+        rows = await _fill_postgres(db, account_id, n, batch)
     elapsed = time.perf_counter() - t
     log(f"filled {rows} rows in {elapsed:.1f} s")
     return {

@@ -129,6 +129,36 @@ async def _cancel_big_batch(server: Server) -> None:
         counts = (await c.get(f"/v1/batches/{tag}")).json()["counts"]
         assert counts["cancelled"] == BATCH_N and counts["scheduled"] == 0
         print(f"batch cancel of {BATCH_N} ({server.database.split(':')[0]}): {took:.2f} s")
+        # Its channels are written out after the answer: each DELETED once, timers gone.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            (left,) = (
+                await asyncio.to_thread(
+                    db_query, server.database, "SELECT COUNT(*) FROM batch_cancel_followups"
+                )
+            )[0]
+            if left == 0:
+                break
+            await asyncio.sleep(0.2)
+        (deleted,) = (
+            await asyncio.to_thread(
+                db_query,
+                server.database,
+                "SELECT COUNT(*) FROM message_events e JOIN omnimessages o"
+                " ON o.id = e.omnimessage_id WHERE o.batch = $1 AND e.status = 'DELETED'",
+                tag,
+            )
+        )[0]
+        (timers_left,) = (
+            await asyncio.to_thread(
+                db_query,
+                server.database,
+                "SELECT COUNT(*) FROM timers t JOIN omnimessages o ON o.id = t.ref"
+                " WHERE o.batch = $1",
+                tag,
+            )
+        )[0]
+        assert (deleted, timers_left) == (BATCH_N, 0)
         # Past their time: the controls are delivered, none of the batch is.
         await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
         deadline = time.monotonic() + 20

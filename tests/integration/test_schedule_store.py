@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from tests.integration.test_store import S, claim, omni, timers
 from tidings.store.base import Store
-from tidings.store.records import NewOmnimessage
+from tidings.store.records import CancelResult, NewOmnimessage, StatusChange
 from tidings.store.schedule import ListQuery
 
 
@@ -166,8 +166,8 @@ async def test_batch_cancel_in_one_call(store: Store) -> None:
     await store.schedule.resume_batch(1, "big", skip_missed=False)
     await store.schedule.pause_batch(1, "big")  # cancel takes paused ones too
     result = await store.schedule.cancel_batch(1, "big")
-    assert result.changed == 500
-    assert {c.status for c in result.changes} == {"DELETED"}
+    assert result.changed == 500 and not result.following  # written out whole at once
+    assert len(result.changes) == 500 and {c.status for c in result.changes} == {"DELETED"}
     assert await store.schedule.batch_counts(1, "big") == {"cancelled": 500, "processing": 1}
     assert await store.timers.pending_count() == 0
     view = await store.messages.get(1, ms[0].id)
@@ -236,3 +236,65 @@ async def test_state_listings_walk_their_partial_indexes(store: Store) -> None:
         plan = " ".join(str(r[-1]) for r in rows)
         assert index in plan, (name, plan)
         assert "TEMP B-TREE" not in plan, (name, plan)
+
+
+async def test_batch_cancel_written_out_after_its_answer(store: Store) -> None:
+    """A batch cancel decides every message at once; the channels beyond its first chunk are
+    written out by follow-up chunks, each exactly once, from a row that keeps the work."""
+    t = await store.now_us()
+    ms = [
+        tagged(omni(1, t + (60 + i) * S, channels=(("whatsapp", 60), ("sms", 60))), "big")
+        for i in range(25)
+    ]
+    await store.messages.insert(ms)
+    single = ms[3]  # cancelled alone before the batch: written out by its own cancel only
+    assert (await store.messages.cancel(1, single.id))[0] == CancelResult.CANCELLED
+    other = tagged(omni(1, t + 60 * S), "other")
+    await store.messages.insert([other])
+
+    result = await store.schedule.cancel_batch(1, "big", whole_up_to=23)
+    assert result.changed == 24 and result.following and result.changes == []
+    assert await store.schedule.batch_counts(1, "big") == {"cancelled": 25}
+    # Decided for all: none can be rescheduled or cancelled again, even before the write-out.
+    assert (await store.messages.cancel(1, ms[-1].id))[0] == CancelResult.ALREADY_CANCELLED
+
+    written: list[StatusChange] = []
+    rounds = 0
+    while True:
+        changes, found = await store.schedule.follow_up_cancel(limit=7)
+        written += changes
+        if not found:
+            break
+        rounds += 1
+    assert rounds == 4  # 25 cancelled in the batch: 7, 7, 7, 4
+    assert (await store.schedule.follow_up_cancel())[1] is False
+
+    assert sorted(c.message_id for c in written) == sorted(
+        ch.id for m in ms if m is not single for ch in m.channels
+    )
+    for m in ms:
+        view = await store.messages.get(1, m.id)
+        assert view is not None and {c.status for c in view.channels} == {"DELETED"}
+        deleted = [e for e in await store.events.history(m.id) if e.status == "DELETED"]
+        assert len(deleted) == 2, m.id
+        assert await timers(store, m.id) == []
+    assert await store.schedule.batch_counts(1, "other") == {"scheduled": 1}
+    assert len(await timers(store, other.id)) == 1
+
+
+async def test_a_batch_cancel_beats_a_later_start(store: Store) -> None:
+    """Between the answer and the write-out, a due timer of a cancelled message is dropped by
+    the start that claims it; nothing is sent."""
+    t = await store.now_us()
+    ms = [tagged(omni(1, t), "due") for _ in range(5)]
+    await store.messages.insert(ms)
+    result = await store.schedule.cancel_batch(1, "due", whole_up_to=1)
+    assert result.changed == 5 and result.following
+    fired = await store.attempts.start(await claim(store, t), t)
+    assert fired.sends == []
+    while (await store.schedule.follow_up_cancel(limit=2))[1]:
+        pass
+    for m in ms:
+        assert await timers(store, m.id) == []
+        view = await store.messages.get(1, m.id)
+        assert view is not None and {c.status for c in view.channels} == {"DELETED"}

@@ -20,6 +20,7 @@ from tidings.core.validation import validate_reschedule
 from tidings.engine import opt_out
 from tidings.engine.accepter import Accepter
 from tidings.engine.callbacks import ProviderCallbacks
+from tidings.engine.cancel_followup import CancelFollowUp
 from tidings.engine.clock import Clock, SystemClock
 from tidings.engine.dispatcher import Dispatcher, DispatchSettings
 from tidings.engine.inbound import InboundReceiver
@@ -96,6 +97,7 @@ class Engine:
         self.front_door = FrontDoor(
             self.clock, self.settings.limits, self.settings.webhook_policy, self.accept
         )
+        self.cancel_followup = CancelFollowUp(store, self.clock, self._on_changes)
         self._started = False
         self._inbound_catch_up: asyncio.Task[None] | None = None
 
@@ -107,6 +109,7 @@ class Engine:
         self._inbound_catch_up = asyncio.create_task(
             self.inbound.run_catch_up(), name="inbound-catch-up"
         )
+        self.cancel_followup.start()
         if self.settings.dispatch_enabled:
             await self.dispatcher.start()
             # Other processes' inserts wake this dispatcher (PostgreSQL LISTEN/NOTIFY).
@@ -123,6 +126,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._inbound_catch_up
             self._inbound_catch_up = None
+        await self.cancel_followup.stop()
         await self.reports.stop()
         await self.router.stop()
         if self.outbox is not None:
@@ -238,18 +242,23 @@ class Engine:
 
     async def resume_batch(self, account: Account, batch: str, skip_missed: bool) -> int:
         result = await self.store.schedule.resume_batch(account.id, batch, skip_missed)
+        self.metrics.cancelled.inc(len({c.omnimessage_id for c in result.changes}))
         await self._after_batch(result)
         return result.changed
 
     async def cancel_batch(self, account: Account, batch: str) -> int:
+        """Cancel a batch's waiting messages: decided and counted at once; their channels'
+        DELETED statuses, events and webhooks follow (`CancelFollowUp`)."""
         result = await self.store.schedule.cancel_batch(account.id, batch)
+        self.metrics.cancelled.inc(result.changed)
         await self._after_batch(result)
         return result.changed
 
     async def _after_batch(self, result: BatchResult) -> None:
         if result.changes:
-            self.metrics.cancelled.inc(len({c.omnimessage_id for c in result.changes}))
             await self._on_changes(result.changes)
+        if result.following:
+            self.cancel_followup.wake()
         if result.earliest_due_us is not None:
             self.dispatcher.wake(result.earliest_due_us)
 

@@ -48,6 +48,19 @@ CANCEL_WAITING = query("cancel_waiting")
 CANCEL_CHANNELS_OF = query("cancel_channels_of")
 DROP_TIMERS = query("drop_send_timers")
 BATCH_COUNTS = query("batch_counts")
+LOCK_BATCH_TIMERS = query("lock_batch_timers")
+CANCEL_BATCH = query("cancel_batch_waiting")
+ADD_FOLLOWUP = query("add_cancel_followup")
+NEXT_FOLLOWUP = query("next_cancel_followup")
+FOLLOWUP_CHUNK = query("cancel_followup_chunk")
+ADVANCE_FOLLOWUP = query("advance_cancel_followup")
+DROP_FOLLOWUP = query("drop_cancel_followup")
+
+# A batch cancel of up to WHOLE_UP_TO messages writes out their channels in its own
+# transaction, so it is whole when the answer goes; a larger one's follow in transactions of
+# FOLLOWUP_CHUNK_SIZE messages after the answer, each a short hold of the writer.
+WHOLE_UP_TO = 2_000
+FOLLOWUP_CHUNK_SIZE = 1_000
 
 # Bounds of the due-time filter when none is given (every BIGINT due time lies inside).
 MIN_US = -(2**62)
@@ -113,6 +126,24 @@ class BatchResult:
     changed: int
     changes: list[StatusChange]  # DELETED statuses of the messages cancelled
     earliest_due_us: int | None  # of the messages made pending again (wake the dispatcher)
+    following: bool = False  # a batch cancel left channels to write out (`follow_up_cancel`)
+
+
+@dataclass(frozen=True, slots=True)
+class Followup:
+    """A batch cancel still being written out, and how far it has come."""
+
+    id: int
+    account_id: int
+    batch: str
+    cancelled_us: int
+    after_id: str  # the last message written out ("": none yet)
+
+    @classmethod
+    def from_row(cls, r: Row) -> Followup:
+        return cls(
+            int(r["id"]), int(r["account_id"]), r["batch"], int(r["cancelled_us"]), r["after_id"]
+        )
 
 
 def _item(r: Row, chans: tuple[ChannelBriefRow, ...]) -> ListItem:
@@ -237,13 +268,23 @@ async def _cancel(
         return []
     chunk = sorted(ids)
     await tx.fetch(LOCK_TIMERS, chunk)  # all at once, in timer id order (see _move)
-    won = {r["id"]: r for r in await tx.fetch(CANCEL_WAITING, chunk, list(allowed), now_us)}
-    if not won:
+    won = await tx.fetch(CANCEL_WAITING, chunk, list(allowed), now_us)
+    return await _write_out(tx, won, now_us, now_us)
+
+
+async def _write_out(
+    tx: Tx, cancelled: Sequence[Row], at_us: int, now_us: int
+) -> list[StatusChange]:
+    """What follows a cancel, for these cancelled omnimessages (rows of id, account_id,
+    to_number, dlr_url; their timers already locked): each channel not yet cancelled becomes
+    DELETED at `at_us`, with its event and webhook, and the send timers go."""
+    if not cancelled:
         return []
-    cancelled = sorted(won)
+    by_id = {r["id"]: r for r in cancelled}
+    ids = sorted(by_id)
     changes: list[StatusChange] = []
-    for c in await tx.fetch(CANCEL_CHANNELS_OF, cancelled, now_us):
-        o = won[c["omnimessage_id"]]
+    for c in await tx.fetch(CANCEL_CHANNELS_OF, ids, at_us):
+        o = by_id[c["omnimessage_id"]]
         changes.append(
             StatusChange(
                 o["id"],
@@ -255,13 +296,29 @@ async def _cancel(
                 "DELETED",
                 None,
                 None,
-                now_us,
+                at_us,
                 o["dlr_url"],
             )
         )
-    await tx.execute(DROP_TIMERS, cancelled)
+    await tx.execute(DROP_TIMERS, ids)
     await events.record(tx, changes, now_us)
     return changes
+
+
+async def _follow_up(
+    tx: Tx, job: Followup, limit: int, now_us: int
+) -> tuple[list[StatusChange], bool]:
+    """Write out the next `limit` cancelled messages of a batch cancel; (the changes, whether
+    the cancel is now written out to its end)."""
+    rows = await tx.fetch(FOLLOWUP_CHUNK, job.account_id, job.batch, job.after_id, limit)
+    if rows:
+        await tx.fetch(LOCK_TIMERS, sorted(r["id"] for r in rows))
+    changes = await _write_out(tx, rows, job.cancelled_us, now_us)
+    if len(rows) < limit:
+        await tx.execute(DROP_FOLLOWUP, job.id)
+        return changes, True
+    await tx.execute(ADVANCE_FOLLOWUP, job.id, rows[-1]["id"])
+    return changes, False
 
 
 async def pause_batch(tx: Tx, account_id: int, batch: str, now_us: int) -> BatchResult:
@@ -287,10 +344,36 @@ async def resume_batch(
     return BatchResult(len(moved) + n_cancelled, changes, earliest)
 
 
-async def cancel_batch(tx: Tx, account_id: int, batch: str, now_us: int) -> BatchResult:
-    ids = [r["id"] for r in await _members(tx, account_id, batch, Control.CANCEL)]
-    changes = await _cancel(tx, ids, allowed_from(Control.CANCEL), now_us)
-    return BatchResult(len({c.omnimessage_id for c in changes}), changes, None)
+async def cancel_batch(
+    tx: Tx, account_id: int, batch: str, now_us: int, whole_up_to: int = WHOLE_UP_TO
+) -> BatchResult:
+    """Cancel every still-waiting message of a batch in one conditional update, the decision
+    (from this commit on none of them can start: a start finds it cancelled and drops its
+    timer). Up to `whole_up_to` messages, their channels are written out here too; a larger
+    batch's are written out after the answer by `follow_up_cancel`, from a row that keeps the
+    work until it is done."""
+    allowed = allowed_from(Control.CANCEL)
+    await tx.fetch(LOCK_BATCH_TIMERS, account_id, batch, allowed)
+    changed = await tx.execute(CANCEL_BATCH, account_id, batch, allowed, now_us)
+    if not changed:
+        return BatchResult(0, [], None)
+    (row,) = await tx.fetch(ADD_FOLLOWUP, account_id, batch, now_us)
+    if changed > whole_up_to:
+        return BatchResult(changed, [], None, following=True)
+    # The chunk reads the batch's earlier cancelled messages too (nothing left to write): a
+    # batch holding more than `whole_up_to` of those leaves the rest to the follow-up.
+    changes, done = await _follow_up(tx, Followup.from_row(row), whole_up_to, now_us)
+    return BatchResult(changed, changes, None, following=not done)
+
+
+async def follow_up_cancel(tx: Tx, now_us: int, limit: int) -> tuple[list[StatusChange], bool]:
+    """One chunk of the oldest batch cancel still being written out (passing over one another
+    process is writing); (its changes, whether there was one to write)."""
+    rows = await tx.fetch(NEXT_FOLLOWUP)
+    if not rows:
+        return [], False
+    changes, _ = await _follow_up(tx, Followup.from_row(rows[0]), limit, now_us)
+    return changes, True
 
 
 async def batch_counts(tx: Tx, account_id: int, batch: str) -> dict[str, int]:
@@ -342,9 +425,20 @@ class Schedule(Port):
             await self._db.wake_others(result.earliest_due_us)
         return result
 
-    async def cancel_batch(self, account_id: int, batch: str) -> BatchResult:
+    async def cancel_batch(
+        self, account_id: int, batch: str, whole_up_to: int = WHOLE_UP_TO
+    ) -> BatchResult:
         now = await self._db.now_us()
-        return await self._db.transact(lambda tx: cancel_batch(tx, account_id, batch, now))
+        return await self._db.transact(
+            lambda tx: cancel_batch(tx, account_id, batch, now, whole_up_to)
+        )
+
+    async def follow_up_cancel(
+        self, limit: int = FOLLOWUP_CHUNK_SIZE
+    ) -> tuple[list[StatusChange], bool]:
+        """See `follow_up_cancel`."""
+        now = await self._db.now_us()
+        return await self._db.transact(lambda tx: follow_up_cancel(tx, now, limit))
 
     async def batch_counts(self, account_id: int, batch: str) -> dict[str, int]:
         return await self._db.query(lambda tx: batch_counts(tx, account_id, batch))

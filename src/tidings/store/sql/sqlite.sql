@@ -48,6 +48,10 @@ SELECT id, lease_token FROM timers WHERE id IN_BIGINT($1) AND state = 'claimed'
 -- the timers of these omnimessages in id order). Reads no row.
 SELECT id FROM timers WHERE 0 AND ref IN_TEXT($1)
 
+-- lock_batch_timers --
+-- Nothing to lock (as lock_timers_of): takes the account, batch and states and reads no row.
+SELECT $1 AS account_id, $2 AS batch, $3 AS states WHERE 0
+
 -- The lease reads below drop `ORDER BY id` for the same reason, and more: SQLite's planner
 -- (without statistics) serves an ORDER BY on the rowid by walking the whole table in rowid
 -- order instead of the small partial index timers_claimed_lease. With 1 000 000 scheduled
