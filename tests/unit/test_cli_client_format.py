@@ -401,3 +401,22 @@ def test_client_errors() -> None:
     with _client(refuse) as c, pytest.raises(ConnectionProblem) as problem:
         c.inbox()
     assert str(problem.value) == "cannot reach http://tidings.test: Connection refused"
+
+
+def test_format_list_says_when_quiet_hours_moved_a_message() -> None:
+    from tidings.cli.schedule_commands import format_list
+
+    item = {
+        "omnimessage_id": "a",
+        "to": "+37251000000",
+        "state": "scheduled",
+        "send_at": "2026-12-08T06:00:00.000Z",
+        "channels": [{"channel": "sms"}],
+        "batch": None,
+    }
+    lines = format_list(
+        {"items": [{**item, "moved_by": "quiet_hours"}, {**item, "moved_by": None}]}
+    )
+    assert "MOVED BY" in lines[0]
+    assert "quiet hours" in lines[1] and "quiet hours" not in lines[2]
+    assert lines[2].split()[5] == "-"  # the send time is two words: date and time

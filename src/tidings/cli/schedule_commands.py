@@ -19,6 +19,8 @@ from tidings.cli.client_commands import (
 from tidings.cli.format import resolve_at, show_time, table
 from tidings.client import ApiError, ConnectionProblem
 
+# Why `send_at` is not the requested time (the items' `moved_by`).
+MOVED_BY = {"quiet_hours": "quiet hours"}
 LIST_STATES = ("scheduled", "paused", "sent", "delivered", "failed", "expired", "cancelled")
 
 
@@ -29,13 +31,15 @@ def format_list(result: Mapping[str, Any]) -> list[str]:
             str(i.get("to")),
             str(i.get("state")),
             show_time(i.get("send_at")),
+            MOVED_BY.get(str(i.get("moved_by")), "-"),
             ",".join(str(c.get("channel")) for c in i.get("channels", [])),
             i.get("batch") or "-",
         )
         for i in result.get("items", [])
         if isinstance(i, Mapping)
     ]
-    lines = table(("OMNIMESSAGE", "TO", "STATE", "SEND AT (UTC)", "CHANNELS", "BATCH"), rows)
+    header = ("OMNIMESSAGE", "TO", "STATE", "SEND AT (UTC)", "MOVED BY", "CHANNELS", "BATCH")
+    lines = table(header, rows)
     if result.get("next_cursor"):
         lines.append(f"more: --cursor {result['next_cursor']}")
     return lines
