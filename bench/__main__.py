@@ -20,7 +20,16 @@ import orjson
 
 from bench.harness import BACKENDS, log
 
-BENCHMARKS = ("lateness", "burst", "accept", "pending", "cancel", "list", "batch_cancel")
+BENCHMARKS = (
+    "lateness",
+    "burst",
+    "accept",
+    "pending",
+    "cancel",
+    "list",
+    "batch_cancel",
+    "scaleout",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

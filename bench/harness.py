@@ -328,6 +328,7 @@ class ServerProcess:
     db: Database
     workdir: Path
     port: int = field(default_factory=free_port)
+    args: tuple[str, ...] = ()  # more `serve` options
     proc: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
     startup_s: float | None = None
@@ -343,7 +344,7 @@ class ServerProcess:
         return self.proc.pid
 
     async def start(self, limit_s: float = 60.0) -> None:
-        self.log_path = self.workdir / f"server-{self.port}.log"
+        self.log_path = self.workdir / f"server-{self.port}-{time.time_ns()}.log"
         with self.log_path.open("wb") as out:
             t0 = time.monotonic()
             self.proc = await asyncio.create_subprocess_exec(
@@ -353,6 +354,7 @@ class ServerProcess:
                 str(self.port),
                 "--database",
                 self.db.url,
+                *self.args,
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,

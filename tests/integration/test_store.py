@@ -403,13 +403,29 @@ async def test_release_and_extend_owned(store: Store) -> None:
     a, b = omni(1, t), omni(1, t)
     await store.messages.insert([a, b])
     claims = await claim(store, t, owner="w1", lease_until_us=t + S)
-    assert await store.timers.extend_leases("w1", t + 9 * S, [1]) == 2
-    assert await store.timers.extend_leases("w2", t + 9 * S, [1]) == 0
+    assert await store.timers.extend_leases("w1", t + 9 * S, [1], t + 8 * S) == 2
+    assert await store.timers.extend_leases("w2", t + 9 * S, [1], t + 8 * S) == 0
     assert (await store.attempts.recover("w2", 2, t + 2 * S, t + LEASE)).released == 0
     await store.attempts.start([c for c in claims if c.ref == a.id], t)
     assert await store.timers.release_owned("w1") == 1  # the unfired send timer only
     assert await timers(store, b.id) == [("send", t, "pending", None, None, 0)]
     assert await timers(store, a.id) == [("attempt", t, "claimed", "w1", 1, 0)]
+
+
+async def test_extension_leaves_leases_set_since_the_last_pass(store: Store) -> None:
+    """Only leases running out before the threshold are renewed: one just taken or renewed
+    keeps its time, and is renewed at the next pass."""
+    t = await store.now_us()
+    a, b = omni(1, t), omni(1, t + 1)
+    await store.messages.insert([a, b])
+    await claim(store, t, owner="w1", token=1, lease_until_us=t + 2 * S)
+    await claim(store, t + 1, owner="w1", token=1, lease_until_us=t + 10 * S)
+    assert await store.timers.extend_leases("w1", t + 12 * S, [1], t + 5 * S) == 1
+    assert await timers(store, a.id) == [("send", t, "claimed", "w1", 1, 0)]
+    async with store.read() as tx:
+        leases = dict(await tx.fetch(adhoc("SELECT ref, lease_until_us FROM timers")))
+    assert leases == {a.id: t + 12 * S, b.id: t + 10 * S}
+    assert await store.timers.extend_leases("w1", t + 15 * S, [1], t + 11 * S) == 1  # b now
 
 
 async def test_extension_renews_only_the_tokens_in_hand(store: Store) -> None:
@@ -420,8 +436,8 @@ async def test_extension_renews_only_the_tokens_in_hand(store: Store) -> None:
     await store.messages.insert([a, b])
     await claim(store, t, owner="w1", token=1, lease_until_us=t + S)
     await claim(store, t + 1, owner="w1", token=2, lease_until_us=t + S)
-    assert await store.timers.extend_leases("w1", t + 9 * S, [2]) == 1
-    assert await store.timers.extend_leases("w1", t + 9 * S, []) == 0
+    assert await store.timers.extend_leases("w1", t + 9 * S, [2], t + 8 * S) == 1
+    assert await store.timers.extend_leases("w1", t + 9 * S, [], t + 8 * S) == 0
     result = await store.attempts.recover("w2", 3, t + 2 * S, t + LEASE)
     assert result.released == 1
     assert await timers(store, a.id) == [("send", t, "pending", None, None, 0)]
@@ -642,7 +658,9 @@ async def test_extension_passes_over_held_rows_and_a_start_renews_its_own(pg_dat
         t, a, b, held = await _two_claimed(store)
         async with store.write() as tx:
             await attempts.start(tx, held, t, lease_until_us=t + 7 * S)
-            extended = await asyncio.wait_for(store.timers.extend_leases("w1", t + 5 * S, [1]), 2)
+            extended = await asyncio.wait_for(
+                store.timers.extend_leases("w1", t + 5 * S, [1], t + 4 * S), 2
+            )
             assert extended == 1  # b only; a is busy, not waited for
         async with store.read() as tx:
             leases = dict(await tx.fetch(adhoc("SELECT ref, lease_until_us FROM timers")))

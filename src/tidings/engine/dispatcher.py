@@ -432,8 +432,14 @@ class Dispatcher:
             try:
                 await self.clock.calibrate()
                 if self._held:
+                    # Leases set within the last pass are left: each is renewed at the latest
+                    # one pass later, with at least lease_s - 2 * upkeep_s (>= lease_s / 3) left.
+                    until = self._lease_until()
                     await self.store.timers.extend_leases(
-                        self.owner, self._lease_until(), sorted(self._held)
+                        self.owner,
+                        until,
+                        sorted(self._held),
+                        until - int(self.settings.upkeep_s * 1_000_000),
                     )
                 await self._recover()
                 if self.clock.monotonic() - self._counted_at > 30:

@@ -47,9 +47,15 @@ class Timers(Port):
         """On shutdown: give back send timers claimed but not fired."""
         return await self._db.transact(lambda tx: tx.execute(RELEASE_OWNED, owner))
 
-    async def extend_leases(self, owner: str, lease_until_us: int, tokens: Sequence[int]) -> int:
-        """Renew this process's leases taken under `tokens`, passing over rows another
-        transaction holds.
+    async def extend_leases(
+        self, owner: str, lease_until_us: int, tokens: Sequence[int], renew_before_us: int
+    ) -> int:
+        """Renew, until `lease_until_us`, this process's leases taken under `tokens` that run
+        out before `renew_before_us`, passing over rows another transaction holds.
+
+        A lease taken or renewed since the previous pass is left as it is: renewing every lease
+        at every pass rewrote each attempt timer of a burst (178 000 row updates, 4.4 s of
+        PostgreSQL's time during a 100 000 burst), most of them done seconds later anyway.
 
         Only the tokens of work the process still has in hand: a claim it lost track of (a start
         transaction or a claim whose answer never arrived, the database gone meanwhile) must run
@@ -62,7 +68,7 @@ class Timers(Port):
         (`Attempts.start`), or by a transaction that ends its attempt; recovery skips locked rows
         too, so it cannot take one meanwhile."""
         return await self._db.transact(
-            lambda tx: tx.execute(EXTEND, owner, lease_until_us, list(tokens))
+            lambda tx: tx.execute(EXTEND, owner, lease_until_us, list(tokens), renew_before_us)
         )
 
     async def next_due_us(self) -> int | None:

@@ -577,11 +577,12 @@ WHERE id IN (SELECT id FROM timers WHERE state = 'claimed' AND lease_owner = $1
     AND kind = 'send' ORDER BY id FOR_UPDATE_SKIP)
 
 -- extend_leases --
--- Renew this process's leases taken under the tokens $3, passing over rows another transaction
--- holds.
+-- Renew, until $2, this process's leases taken under the tokens $3 that run out before $4 (a
+-- lease taken or renewed since the last pass needs nothing yet), passing over rows another
+-- transaction holds.
 UPDATE timers SET lease_until_us = $2
 WHERE id IN (SELECT id FROM timers WHERE state = 'claimed' AND lease_owner = $1
-    AND lease_token IN_BIGINT($3) ORDER BY id FOR_UPDATE_SKIP)
+    AND lease_token IN_BIGINT($3) AND lease_until_us < $4 ORDER BY id FOR_UPDATE_SKIP)
 
 -- next_due --
 -- The earliest pending due time: one index probe per priority on timers_pending_due

@@ -73,6 +73,7 @@ UPDATE timers SET state = 'pending', lease_owner = NULL, lease_token = NULL,
 WHERE state = 'claimed' AND lease_owner = $1 AND kind = 'send'
 
 -- extend_leases --
--- Renew this process's leases taken under the tokens $3.
+-- Renew, until $2, this process's leases taken under the tokens $3 that run out before $4.
 UPDATE timers SET lease_until_us = $2
 WHERE state = 'claimed' AND lease_owner = $1 AND lease_token IN_BIGINT($3)
+    AND lease_until_us < $4
