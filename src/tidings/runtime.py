@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ class ServeSettings:
     rates: RateSettings = field(default_factory=RateSettings)
     config: GatewayConfig | None = None  # connectors and routing (None: the sandbox for all)
     header_timeout_s: float = 10.0  # a request's headers must arrive within this (slowloris)
+    reuse_port: bool = False  # several `serve` processes share the port (SO_REUSEPORT)
 
 
 class SettingsError(ValueError):
@@ -252,6 +254,22 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT: every `serve --reuse-port` process on the same host
+    and port binds its own, and the kernel spreads new connections over them (Linux; on
+    PostgreSQL, where the processes share all state)."""
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(addr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def tune_interpreter() -> None:
     """Move everything built while starting (imported modules, migrations, metadata) out of the
     garbage collector's view, and let threads take the GIL sooner. Otherwise each full collection walks them all: measured ~110 ms
@@ -299,8 +317,9 @@ async def serve(settings: ServeSettings) -> None:
             settings.database.kind,
         )
         tune_interpreter()
+        sockets = [listening_socket(settings.host, settings.port)] if settings.reuse_port else None
         try:
-            await _Server(config).serve()
+            await _Server(config).serve(sockets=sockets)
         finally:
             auth.close()
     finally:

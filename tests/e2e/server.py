@@ -43,6 +43,7 @@ class Server:
     password: str = "alice-secret-pw"
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # more `serve` options
     proc: subprocess.Popen[str] | None = None
     log_path: Path | None = None
 
@@ -59,7 +60,7 @@ class Server:
         log = self.log_path.open("w")
         env = {**os.environ, **self.env}
         self.proc = subprocess.Popen(
-            [*TIDINGS, "serve", "--port", str(self.port), "--database", self.database],
+            [*TIDINGS, "serve", "--port", str(self.port), "--database", self.database, *self.args],
             cwd=self.workdir,
             stdout=log,
             stderr=subprocess.STDOUT,

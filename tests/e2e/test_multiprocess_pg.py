@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.processes import Worker, bulk_schedule, due_in, pg_query
-from tests.e2e.server import Server, run_cli
+from tests.e2e.server import Server, free_port, run_cli
 from tests.waiting import settle, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -205,3 +206,45 @@ def test_lost_notification_costs_at_most_the_safety_poll(tmp_path: Path, pg_data
     finally:
         worker.stop()
         srv.stop()
+
+
+def test_serve_processes_share_one_port(tmp_path: Path, pg_database: str) -> None:
+    """`serve --reuse-port`: a second process binds the port the first holds, both answer on
+    it, and when one stops the other goes on alone. Without the flag the second cannot start."""
+    run_cli("accounts", "add", "alice", "--password", "alice-secret-pw", database=pg_database)
+    port = free_port()
+    first = Server(tmp_path, pg_database, port=port, env=dict(FAST_ENV), args=("--reuse-port",))
+    second = Server(tmp_path, pg_database, port=port, env=dict(FAST_ENV), args=("--reuse-port",))
+    plain = Server(tmp_path, pg_database, port=port, env=dict(FAST_ENV))
+    first.start()
+    try:
+        # (Its health check is answered by the first process, so wait for its own exit.)
+        with contextlib.suppress(RuntimeError):
+            plain.start()
+        assert plain.proc is not None and plain.proc.wait(20) != 0
+        assert "address already in use" in plain.log().lower(), plain.log()
+        plain.proc = None
+        second.start()
+        body = {"to": "+37251230301", "messages": [{"channel": "sms", "text": "hi"}]}
+        ids = []
+        for _ in range(40):  # a new connection each: the kernel spreads them over both
+            with first.client() as c:
+                r = c.post("/v1/omnimessage", json=body)
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["omnimessage_id"])
+        assert first.stop() == 0
+        with second.client() as c:
+            r = c.post("/v1/omnimessage", json=body)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["omnimessage_id"])
+        wait_until(
+            lambda: (
+                pg_query(pg_database, "SELECT count(*) FROM sandbox_messages")[0][0] >= len(ids)
+            ),
+            "every message delivered",
+            30,
+        )
+    finally:
+        for srv in (first, second, plain):
+            if srv.proc is not None:
+                srv.stop(signal.SIGKILL)

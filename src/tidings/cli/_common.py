@@ -40,12 +40,17 @@ def db(url: str) -> DatabaseUrl:
 
 
 def serve_settings(
-    database: str, host: str = "127.0.0.1", port: int = 8080, config: str | None = None
+    database: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    config: str | None = None,
+    reuse_port: bool = False,
 ) -> runtime.ServeSettings:
     try:
         settings = runtime.settings_from_env(db(database), host, port)
     except runtime.SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    settings = replace(settings, reuse_port=reuse_port)
     if config:
         try:
             settings = replace(settings, config=load_config(config))

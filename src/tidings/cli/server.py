@@ -12,11 +12,18 @@ from tidings.store.migrate import migrate as run_migrations
 @click.command()
 @click.option("--host", envvar="TIDINGS_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="TIDINGS_PORT", default=8080, type=int, show_default=True)
+@click.option(
+    "--reuse-port",
+    envvar="TIDINGS_REUSE_PORT",
+    is_flag=True,
+    help="Share the port with other `serve --reuse-port` processes (SO_REUSEPORT, Linux): run"
+    " several on one PostgreSQL database to use more cores (README: Scaling out).",
+)
 @database_option
 @config_option
-def serve(host: str, port: int, database: str, config: str | None) -> None:
+def serve(host: str, port: int, reuse_port: bool, database: str, config: str | None) -> None:
     """Run the API, the scheduler and the sandbox in one process."""
-    serve_run(runtime.serve(serve_settings(database, host, port, config)))
+    serve_run(runtime.serve(serve_settings(database, host, port, config, reuse_port)))
 
 
 @click.command()
