@@ -250,11 +250,13 @@ async def test_batch_cancel_written_out_after_its_answer(store: Store) -> None:
     single = ms[3]  # cancelled alone before the batch: written out by its own cancel only
     assert (await store.messages.cancel(1, single.id))[0] == CancelResult.CANCELLED
     other = tagged(omni(1, t + 60 * S), "other")
-    await store.messages.insert([other])
+    started = tagged(omni(1, t), "big")  # sending already: not cancelled, not written out
+    await store.messages.insert([other, started])
+    assert len((await store.attempts.start(await claim(store, t), t)).sends) == 1
 
     result = await store.schedule.cancel_batch(1, "big", whole_up_to=23)
     assert result.changed == 24 and result.following and result.changes == []
-    assert await store.schedule.batch_counts(1, "big") == {"cancelled": 25}
+    assert await store.schedule.batch_counts(1, "big") == {"cancelled": 25, "processing": 1}
     # Decided for all: none can be rescheduled or cancelled again, even before the write-out.
     assert (await store.messages.cancel(1, ms[-1].id))[0] == CancelResult.ALREADY_CANCELLED
 
@@ -279,6 +281,9 @@ async def test_batch_cancel_written_out_after_its_answer(store: Store) -> None:
         assert len(deleted) == 2, m.id
         assert await timers(store, m.id) == []
     assert await store.schedule.batch_counts(1, "other") == {"scheduled": 1}
+    view = await store.messages.get(1, started.id)
+    assert view is not None and view.state == "processing"
+    assert "DELETED" not in {c.status for c in view.channels}
     assert len(await timers(store, other.id)) == 1
 
 

@@ -311,9 +311,10 @@ async def _follow_up(
     """Write out the next `limit` cancelled messages of a batch cancel; (the changes, whether
     the cancel is now written out to its end)."""
     rows = await tx.fetch(FOLLOWUP_CHUNK, job.account_id, job.batch, job.after_id, limit)
-    if rows:
-        await tx.fetch(LOCK_TIMERS, sorted(r["id"] for r in rows))
-    changes = await _write_out(tx, rows, job.cancelled_us, now_us)
+    cancelled = [r for r in rows if r["state"] == OmniState.CANCELLED]
+    if cancelled:
+        await tx.fetch(LOCK_TIMERS, sorted(r["id"] for r in cancelled))
+    changes = await _write_out(tx, cancelled, job.cancelled_us, now_us)
     if len(rows) < limit:
         await tx.execute(DROP_FOLLOWUP, job.id)
         return changes, True

@@ -392,10 +392,13 @@ SELECT id, account_id, batch, cancelled_us, after_id
 FROM batch_cancel_followups ORDER BY id LIMIT 1 FOR_UPDATE_SKIP
 
 -- cancel_followup_chunk --
--- The next $4 cancelled omnimessages of an account's batch after id $3, in id order, on
--- omnimessages_account_batch (account_id, batch, id).
-SELECT id, account_id, to_number, dlr_url FROM omnimessages
-WHERE account_id = $1 AND batch = $2 AND id > $3 AND state = 'cancelled'
+-- The next $4 omnimessages of an account's batch after id $3, in id order, on
+-- omnimessages_account_batch (account_id, batch, id), with their state. (The caller keeps the
+-- cancelled ones: with `state = 'cancelled'` here, PostgreSQL's statistics from before the
+-- cancel, which know of no cancelled message, chose omnimessages_final_created and sorted every
+-- cancelled message of the account for each chunk: 35 ms a chunk at 100 000.)
+SELECT id, account_id, to_number, dlr_url, state FROM omnimessages
+WHERE account_id = $1 AND batch = $2 AND id > $3
 ORDER BY id LIMIT $4
 
 -- advance_cancel_followup --
