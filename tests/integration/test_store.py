@@ -168,6 +168,44 @@ async def test_cancel(store: Store) -> None:
     assert await store.timers.pending_count() == 0
 
 
+async def test_a_group_of_cancels_answers_each_as_alone(store: Store) -> None:
+    """Concurrent cancels share one transaction (engine GroupCommit): each request still gets
+    the answer it would get alone, in order: another account's id, a repeat, a message already
+    sending and an unknown id included."""
+    t = await store.now_us()
+    waiting = omni(1, t + 60 * S, channels=(("viber", 120), ("sms", 60)))
+    sending = omni(1, t)
+    theirs = omni(2, t + 60 * S)
+    await store.messages.insert([waiting, sending, theirs])
+    assert len((await store.attempts.start(await claim(store, t), t)).sends) == 1
+    results = await store.messages.cancel_many(
+        [
+            (1, waiting.id),
+            (2, waiting.id),
+            (1, waiting.id),
+            (1, sending.id),
+            (1, theirs.id),
+            (2, theirs.id),
+            (1, "no-such-id"),
+        ]
+    )
+    assert [r for r, _ in results] == [
+        CancelResult.CANCELLED,
+        CancelResult.NOT_FOUND,
+        CancelResult.ALREADY_CANCELLED,
+        CancelResult.NOT_FOUND,
+        CancelResult.NOT_FOUND,
+        CancelResult.CANCELLED,
+        CancelResult.NOT_FOUND,
+    ]
+    assert sorted(c.message_id for c in results[0][1]) == sorted(c.id for c in waiting.channels)
+    assert [c.message_id for c in results[5][1]] == [theirs.channels[0].id]
+    assert all(changes == [] for i, (_, changes) in enumerate(results) if i not in (0, 5))
+    view = await store.messages.get(1, sending.id)
+    assert view is not None and view.state == "processing"
+    assert await timers(store, waiting.id) == [] and await timers(store, theirs.id) == []
+
+
 async def test_cancel_once_started_is_not_found(store: Store) -> None:
     t = await store.now_us()
     m, job = await sent(store, t)

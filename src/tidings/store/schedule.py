@@ -20,6 +20,7 @@ from tidings.core import lifecycle
 from tidings.core.lifecycle import Control, allowed_from, timer_state_for
 from tidings.core.model import FINAL_OMNI_STATES, OmniState
 from tidings.store import events
+from tidings.store.messages import write_out_cancelled
 from tidings.store.port import Port
 from tidings.store.queries import query
 from tidings.store.records import ChannelView, EventRow, OmniView, StatusChange
@@ -45,8 +46,6 @@ BATCH_MEMBERS = query("batch_members")
 SET_WAITING = query("set_waiting_state")
 SET_TIMERS = query("set_send_timers")
 CANCEL_WAITING = query("cancel_waiting")
-CANCEL_CHANNELS_OF = query("cancel_channels_of")
-DROP_TIMERS = query("drop_send_timers")
 BATCH_COUNTS = query("batch_counts")
 LOCK_BATCH_TIMERS = query("lock_batch_timers")
 CANCEL_BATCH = query("cancel_batch_waiting")
@@ -269,40 +268,7 @@ async def _cancel(
     chunk = sorted(ids)
     await tx.fetch(LOCK_TIMERS, chunk)  # all at once, in timer id order (see _move)
     won = await tx.fetch(CANCEL_WAITING, chunk, list(allowed), now_us)
-    return await _write_out(tx, won, now_us, now_us)
-
-
-async def _write_out(
-    tx: Tx, cancelled: Sequence[Row], at_us: int, now_us: int
-) -> list[StatusChange]:
-    """What follows a cancel, for these cancelled omnimessages (rows of id, account_id,
-    to_number, dlr_url; their timers already locked): each channel not yet cancelled becomes
-    DELETED at `at_us`, with its event and webhook, and the send timers go."""
-    if not cancelled:
-        return []
-    by_id = {r["id"]: r for r in cancelled}
-    ids = sorted(by_id)
-    changes: list[StatusChange] = []
-    for c in await tx.fetch(CANCEL_CHANNELS_OF, ids, at_us):
-        o = by_id[c["omnimessage_id"]]
-        changes.append(
-            StatusChange(
-                o["id"],
-                c["id"],
-                o["account_id"],
-                o["to_number"],
-                c["channel"],
-                c["sender"],
-                "DELETED",
-                None,
-                None,
-                at_us,
-                o["dlr_url"],
-            )
-        )
-    await tx.execute(DROP_TIMERS, ids)
-    await events.record(tx, changes, now_us)
-    return changes
+    return await write_out_cancelled(tx, won, now_us, now_us)
 
 
 async def _follow_up(
@@ -314,7 +280,7 @@ async def _follow_up(
     cancelled = [r for r in rows if r["state"] == OmniState.CANCELLED]
     if cancelled:
         await tx.fetch(LOCK_TIMERS, sorted(r["id"] for r in cancelled))
-    changes = await _write_out(tx, cancelled, job.cancelled_us, now_us)
+    changes = await write_out_cancelled(tx, cancelled, job.cancelled_us, now_us)
     if len(rows) < limit:
         await tx.execute(DROP_FOLLOWUP, job.id)
         return changes, True

@@ -226,22 +226,9 @@ FROM channel_messages WHERE omnimessage_id = $1 ORDER BY position
 -- omnimessages, then channel messages).
 SELECT id FROM timers WHERE ref IN_TEXT($1) ORDER BY id FOR_UPDATE
 
--- cancel_omnimessage --
--- Cancel an omnimessage still waiting (in one of the states $4, core/lifecycle.py): this one
--- conditional update decides cancel against send.
-UPDATE omnimessages SET state = 'cancelled', updated_us = $3
-WHERE id = $1 AND account_id = $2 AND state IN_TEXT($4)
-RETURNING to_number, dlr_url
-
--- omnimessage_state --
--- The state of one omnimessage of an account.
-SELECT state FROM omnimessages WHERE id = $1 AND account_id = $2
-
--- cancel_channels --
--- Mark every channel message of a cancelled omnimessage DELETED.
-UPDATE channel_messages SET state = 'cancelled', status = 'DELETED', status_us = $2
-WHERE omnimessage_id = $1
-RETURNING id, channel, sender
+-- omnimessage_owners --
+-- The account and state of each of these omnimessages.
+SELECT id, account_id, state FROM omnimessages WHERE id IN_TEXT($1)
 
 
 
