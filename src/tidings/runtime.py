@@ -222,7 +222,11 @@ async def ensure_first_account(store: Store, base_url: str) -> None:
     if await store.accounts.all():
         return
     username, password = "tidings", secrets.token_urlsafe(18)
-    await create_account(store, username, password)
+    created = await store.accounts.create_first(
+        username, hash_password(password), DEFAULT_SENDER, secrets.token_hex(32)
+    )
+    if created is None:  # another process starting on the same new database was first
+        return
     print(
         "\nCreated the first account (this is shown only once):\n"
         f"  username: {username}\n  password: {password}\n\n"

@@ -16,6 +16,7 @@ from tidings.store.records import Account
 from tidings.store.tx import Row, Tx
 
 CREATE = query("create_account")
+CREATE_FIRST = query("create_first_account")
 GET = query("get_account")
 GET_BY_ID = query("get_account_by_id")
 VERSION = query("account_version")
@@ -99,6 +100,21 @@ class Accounts(Port):
                 CREATE, username, password_hash, default_sender, signing_secret, now
             )
             return Account.from_row(rows[0])
+
+        return await self._db.transact(script)
+
+    async def create_first(
+        self, username: str, password_hash: str, default_sender: str, signing_secret: str
+    ) -> Account | None:
+        """Create this account if the database has none yet; None when it has (another
+        process starting at the same time may have created it)."""
+        now = await self._db.now_us()
+
+        async def script(tx: Tx) -> Account | None:
+            rows = await tx.fetch(
+                CREATE_FIRST, username, password_hash, default_sender, signing_secret, now
+            )
+            return Account.from_row(rows[0]) if rows else None
 
         return await self._db.transact(script)
 

@@ -24,6 +24,15 @@ VALUES ($1, $2, $3, $4, $5)
 RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
     quiet_hours
 
+-- create_first_account --
+-- The first account of an empty database, unless another process created it meanwhile (then
+-- nothing): several `serve` processes may start at once on a new database.
+INSERT INTO accounts (username, password_hash, default_sender, signing_secret, created_us)
+SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM accounts)
+ON CONFLICT (username) DO NOTHING
+RETURNING id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
+    quiet_hours
+
 -- get_account --
 -- One account by username.
 SELECT id, username, password_hash, default_sender, dlr_url, signing_secret, created_us, version,
