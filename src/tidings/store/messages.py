@@ -109,15 +109,18 @@ async def _cancel_many(
     own account may cancel decides each cancel against send."""
     ids = sorted({omni_id for _, omni_id in requests})
     await tx.fetch(LOCK_TIMERS, ids)
-    owners = {r["id"]: r["account_id"] for r in await tx.fetch(OWNERS, ids)}
+    # Every writer locks a message's timers before the message, so with them held here the
+    # states read now stay as they are until this transaction ends (a message with no timer
+    # left is final).
+    found = await tx.fetch(OWNERS, ids)
+    owners = {r["id"]: r["account_id"] for r in found}
+    state = {r["id"]: r["state"] for r in found}
     mine = sorted(
         {omni_id for account_id, omni_id in requests if owners.get(omni_id) == account_id}
     )
     won = await tx.fetch(CANCEL_WAITING, mine, list(allowed_from(Control.CANCEL)), now_us)
-    changes = await write_out_cancelled(tx, won, now_us, now_us) if won else []
+    changes = await write_out_cancelled(tx, won, now_us, now_us)
     won_ids = {r["id"] for r in won}
-    lost = sorted(set(mine) - won_ids)
-    state = {r["id"]: r["state"] for r in await tx.fetch(OWNERS, lost)} if lost else {}
     by_omni: dict[str, list[StatusChange]] = {}
     for c in changes:
         by_omni.setdefault(c.omnimessage_id, []).append(c)
