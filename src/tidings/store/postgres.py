@@ -198,6 +198,16 @@ async def _connect(*args: Any, **kwargs: Any) -> Any:
         raise DatabaseUnreachable(f"cannot reach the database: {exc!r}") from exc
 
 
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does (roll back a
+    transaction left open, drop listeners). The default also runs `SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` - a round trip on every
+    release, so on every store call - to undo session state this store never creates on a
+    pooled connection: no session advisory lock, cursor, LISTEN or SET (migrations and the
+    LISTEN connection use connections of their own). Measured: `pool.fetchval("SELECT 1")`
+    p50 0.32 -> 0.14 ms."""
+
+
 class PostgresStore(Store):
     kind = "postgresql"
 
@@ -214,6 +224,7 @@ class PostgresStore(Store):
             min_size=min_size,
             max_size=max_size,
             connect=_connect,
+            reset=_keep_session,
             # asyncpg keeps 100 prepared statements per connection by default; the store names
             # about 170, and once a connection's working set passes 100 it prepares them again
             # (a round trip and a plan) in its LRU's churn. Measured (bench lateness --quick,
