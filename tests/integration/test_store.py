@@ -7,6 +7,7 @@ start), so the scenarios are exact and need no sleeping.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Sequence
 
@@ -144,6 +145,43 @@ async def test_insert_and_get_is_per_account(store: Store) -> None:
     assert await store.messages.get(2, m.id) is None  # another account's message
     assert await store.messages.get(1, "no-such-id") is None
     assert await timers(store, m.id) == [("send", t + 10 * S, "pending", None, None, 0)]
+
+
+async def test_insert_leaves_out_the_items_of_a_changed_account(store: Store) -> None:
+    """The accept path's account check: the items of an account whose version moved on since
+    the caller read it (or that is gone) are not stored, and its id is returned; the other
+    accounts' items are stored with their timers."""
+    a = await store.accounts.create("carol", "h", "CarolCo", "s")
+    b = await store.accounts.create("dave", "h", "DaveCo", "s")
+    t = await store.now_us()
+    ma, mb, gone = omni(a.id, t + S), omni(b.id, t + S), omni(9999, t + S)
+    expect = {a.id: a.version, b.id: b.version + 1, 9999: 1}
+    assert await store.messages.insert([ma, mb, gone], expect) == {b.id, 9999}
+    assert await store.messages.get(a.id, ma.id) is not None
+    assert len(await timers(store, ma.id)) == 1
+    for m in (mb, gone):
+        assert await store.messages.get(m.account_id, m.id) is None
+        assert await timers(store, m.id) == []
+    mc = omni(b.id, t + S)
+    assert await store.messages.insert([mc], {b.id: b.version}) == set()
+    assert await store.messages.get(b.id, mc.id) is not None
+
+
+async def test_a_failed_insert_stores_nothing(store: Store) -> None:
+    """An insert is all or nothing: a channel id already taken fails it, and neither the
+    omnimessage, nor its other channels, nor its timer is left behind."""
+    a = await store.accounts.create("erin", "h", "ErinCo", "s")
+    t = await store.now_us()
+    first = omni(a.id, t + S)
+    await store.messages.insert([first], {a.id: a.version})
+    viber = omni(a.id, t + S, channels=(("viber", 60),))
+    clash = dataclasses.replace(viber, channels=(viber.channels[0], first.channels[0]))
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.messages.insert([clash], {a.id: a.version})
+    assert await store.messages.get(a.id, clash.id) is None
+    assert await timers(store, clash.id) == []
+    view = await store.messages.get(a.id, first.id)
+    assert view is not None and len(view.channels) == 1
 
 
 async def test_cancel(store: Store) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 INSERT_OMNI = query("insert_omnimessage")
 INSERT_CHANNEL = query("insert_channel_message")
 INSERT_TIMER = query("insert_send_timer")
+ACCEPT = query("accept_omnimessages")
 GET = query("get_omnimessage")
 CHANNELS = query("omnimessage_channels")
 LOCK_TIMERS = query("lock_timers_of")
@@ -34,38 +35,67 @@ CANCEL_CHANNELS_OF = query("cancel_channels_of")
 DROP_TIMERS = query("drop_send_timers")
 
 
+def _omni_rows(items: Sequence[NewOmnimessage]) -> list[tuple[object, ...]]:
+    return [
+        (
+            o.id,
+            o.account_id,
+            o.to,
+            o.priority,
+            o.time_to_send_us,
+            o.due_us,
+            o.dlr_url,
+            o.text_store,
+            o.created_us,
+            o.moved_by,
+            o.batch,
+            o.quiet_hours,
+            o.purpose,
+        )
+        for o in items
+    ]
+
+
+def _channel_rows(items: Sequence[NewOmnimessage]) -> list[tuple[object, ...]]:
+    return [
+        (c.id, o.id, i, c.channel, c.sender, c.validity_s, c.content)
+        for o in items
+        for i, c in enumerate(o.channels)
+    ]
+
+
 async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
     """Store omnimessages, their channel messages and their send timers, all or nothing."""
-    await tx.executemany(
-        INSERT_OMNI,
-        [
-            (
-                o.id,
-                o.account_id,
-                o.to,
-                o.priority,
-                o.time_to_send_us,
-                o.due_us,
-                o.dlr_url,
-                o.text_store,
-                o.created_us,
-                o.moved_by,
-                o.batch,
-                o.quiet_hours,
-                o.purpose,
-            )
-            for o in items
-        ],
-    )
-    await tx.executemany(
-        INSERT_CHANNEL,
-        [
-            (c.id, o.id, i, c.channel, c.sender, c.validity_s, c.content)
-            for o in items
-            for i, c in enumerate(o.channels)
-        ],
-    )
+    await tx.executemany(INSERT_OMNI, _omni_rows(items))
+    await tx.executemany(INSERT_CHANNEL, _channel_rows(items))
     await tx.executemany(INSERT_TIMER, [(o.id, o.due_us, o.priority) for o in items])
+
+
+def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
+    """One list per parameter, for a statement that reads arrays through `unnest`."""
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * width
+
+
+async def insert_in_one_statement(
+    tx: Tx,
+    items: Sequence[NewOmnimessage],
+    expect: Mapping[int, int] | None,
+    notify_channel: str,
+) -> set[int]:
+    """`insert_checked` without Idempotency-Key answers, as one statement (PostgreSQL: one
+    round trip, run outside an explicit transaction). When an expected account version no
+    longer holds nothing is stored, and those accounts' ids are returned."""
+    pairs = sorted((expect or {}).items())
+    rows = await tx.fetch(
+        ACCEPT,
+        *_columns(_omni_rows(items), 13),
+        *_columns(_channel_rows(items), 7),
+        [a for a, _ in pairs],
+        [v for _, v in pairs],
+        notify_channel,
+        str(min(o.due_us for o in items)),
+    )
+    return {int(a) for a in rows[0]["stale"]}
 
 
 async def insert_checked(

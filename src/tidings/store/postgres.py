@@ -273,6 +273,16 @@ class PostgresStore(Store):
     ) -> set[int]:
         if not items:
             return set()
+        if not answers:  # the common case: one statement, so one round trip
+            async with self._pool.acquire() as conn:
+                stale = await messages.insert_in_one_statement(
+                    _PgTx(conn), items, expect, NOTIFY_CHANNEL
+                )
+            if stale:
+                kept = [o for o in items if o.account_id not in stale]
+                if kept:
+                    await self.insert_omnimessages(kept)
+            return stale
         try:
             async with self.write() as tx:
                 await messages.insert(tx, items)
