@@ -58,3 +58,13 @@ def test_rejected(value: str, message: str) -> None:
 def test_rejects_non_strings(value: object) -> None:
     with pytest.raises(ValueError, match="string"):
         normalise_msisdn(value)  # type: ignore[arg-type]
+
+
+def test_answers_are_the_same_when_asked_again() -> None:
+    """Valid numbers are remembered; a refused one is refused every time, not remembered."""
+    for _ in range(2):
+        assert normalise_msisdn("37251234567") == "+37251234567"
+        with pytest.raises(ValueError, match="too short"):
+            normalise_msisdn("+372512")
+        with pytest.raises(ValueError, match="must be a string"):
+            normalise_msisdn(["+37251234567"])  # type: ignore[arg-type]
