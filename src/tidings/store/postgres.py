@@ -208,41 +208,56 @@ async def _keep_session(conn: Any) -> None:
     p50 0.32 -> 0.14 ms."""
 
 
+async def _pool(dsn: str, min_size: int, max_size: int, plan_cache_mode: str) -> Any:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        connect=_connect,
+        reset=_keep_session,
+        # asyncpg keeps 100 prepared statements per connection by default; the store names
+        # about 170, and once a connection's working set passes 100 it prepares them again
+        # (a round trip and a plan) in its LRU's churn. Measured (bench lateness --quick,
+        # PostgreSQL): p99 4.4/5.9 ms -> 2.8/2.6 ms, p50 0.36/0.41 -> 0.34/0.32 ms.
+        statement_cache_size=1024,
+        server_settings={
+            # Short OLTP statements: JIT compilation only ever adds latency here.
+            "jit": "off",
+            # The main pool (force_custom_plan): asyncpg prepares every statement; after five
+            # runs PostgreSQL may switch to a generic plan, chosen while the tables were small
+            # (a fresh database, before autovacuum's first ANALYZE): a sequential scan with
+            # `= ANY($1)` as a filter, which grows with the table. Seen: `_load` 20 ms -> 1.3 s
+            # within a minute at 500 messages/s, firing lateness p99 220 ms. Planning each run
+            # costs ~0.1 ms.
+            "plan_cache_mode": plan_cache_mode,
+            "application_name": "tidings",
+        },
+    )
+
+
 class PostgresStore(Store):
     kind = "postgresql"
 
-    def __init__(self, pool: Any, dsn: str) -> None:
+    def __init__(self, pool: Any, accept_pool: Any, dsn: str) -> None:
         super().__init__()
         self._pool = pool
+        self._accept_pool = accept_pool
         self._dsn = dsn
         self._listeners: list[_Listener] = []
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 20) -> PostgresStore:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            connect=_connect,
-            reset=_keep_session,
-            # asyncpg keeps 100 prepared statements per connection by default; the store names
-            # about 170, and once a connection's working set passes 100 it prepares them again
-            # (a round trip and a plan) in its LRU's churn. Measured (bench lateness --quick,
-            # PostgreSQL): p99 4.4/5.9 ms -> 2.8/2.6 ms, p50 0.36/0.41 -> 0.34/0.32 ms.
-            statement_cache_size=1024,
-            server_settings={
-                # Short OLTP statements: JIT compilation only ever adds latency here.
-                "jit": "off",
-                # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
-                # generic plan, chosen while the tables were small (a fresh database, before
-                # autovacuum's first ANALYZE): a sequential scan with `= ANY($1)` as a filter,
-                # which grows with the table. Seen: `_load` 20 ms -> 1.3 s within a minute at
-                # 500 messages/s, firing lateness p99 220 ms. Planning each run costs ~0.1 ms.
-                "plan_cache_mode": "force_custom_plan",
-                "application_name": "tidings",
-            },
-        )
-        return cls(pool, dsn)
+        pool = await _pool(dsn, min_size, max_size, "force_custom_plan")
+        # The accept statement (accept_omnimessages) has no plan to choose (inserts, and a
+        # primary-key probe per account), yet planning it each time cost a lone accept 0.15-0.2
+        # ms (p50 0.67 -> 0.47-0.52 ms without). It runs on connections of its own that always
+        # use the generic plan; accepts are group-committed, one in flight per process.
+        try:
+            accept_pool = await _pool(dsn, 1, 2, "force_generic_plan")
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool, accept_pool, dsn)
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[_PgTx]:
@@ -274,7 +289,7 @@ class PostgresStore(Store):
         if not items:
             return set()
         if not answers:  # the common case: one statement, so one round trip
-            async with self._pool.acquire() as conn:
+            async with self._accept_pool.acquire() as conn:
                 stale = await messages.insert_in_one_statement(
                     _PgTx(conn), items, expect, NOTIFY_CHANNEL
                 )
@@ -327,3 +342,4 @@ class PostgresStore(Store):
         for listener in listeners:
             await listener.close()
         await self._pool.close()
+        await self._accept_pool.close()

@@ -65,12 +65,12 @@ SELECT (SELECT coalesce(array_agg(e.id), '{}') FROM unnest($3::bigint[], $4::big
 -- insert_channel_message.unnest) and their send timers (from $1, $6, $4), and wake the other
 -- processes' schedulers (channel $23, the earliest due time $24) on commit. Otherwise insert
 -- nothing. Returns the ids of the accounts that changed. The channel messages' foreign key is
--- checked at the end of the statement, when the omnimessages are in.
+-- checked at the end of the statement, when the omnimessages are in. It runs with a generic plan
+-- (store/postgres.py), so each account is read by a primary-key probe whatever the plan.
 WITH stale AS (
     SELECT coalesce(array_agg(e.id), '{}') AS ids
     FROM unnest($21::bigint[], $22::bigint[]) AS e(id, version)
-    LEFT JOIN accounts a ON a.id = e.id
-    WHERE a.version IS DISTINCT FROM e.version
+    WHERE e.version IS DISTINCT FROM (SELECT a.version FROM accounts a WHERE a.id = e.id)
 ), go AS (
     SELECT cardinality(ids) = 0 AS ok FROM stale
 ), omni AS (
