@@ -99,3 +99,13 @@ def test_date_only_message_says_time_is_missing() -> None:
 def test_out_of_range_message_names_the_value() -> None:
     with pytest.raises(ValueError, match="2019-13-01T00:00"):
         parse_time_to_send("2019-13-01T00:00")
+
+
+def test_answers_are_the_same_when_asked_again() -> None:
+    """Accepted texts are remembered; a refused one is refused every time."""
+    for _ in range(2):
+        assert parse_time_to_send("2019-06-22T09:05:07+04:00") == datetime(
+            2019, 6, 22, 5, 5, 7, tzinfo=UTC
+        )
+        with pytest.raises(ValueError, match="not a valid date-time"):
+            parse_time_to_send("2019-02-30T09:05")
