@@ -11,9 +11,11 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 
+import orjson
 import pytest
 
 from tidings.core.dispatch import Outcome
+from tidings.core.report_payload import delivery_report
 from tidings.store import attempts
 from tidings.store.base import Store
 from tidings.store.factory import open_store
@@ -242,6 +244,52 @@ async def test_a_group_of_cancels_answers_each_as_alone(store: Store) -> None:
     view = await store.messages.get(1, sending.id)
     assert view is not None and view.state == "processing"
     assert await timers(store, waiting.id) == [] and await timers(store, theirs.id) == []
+
+
+async def test_a_cancel_writes_each_channel_its_event_and_report_at_one_time(
+    store: Store,
+) -> None:
+    """What a cancel leaves, read back from the tables: each channel DELETED at the cancel's
+    time, one DELETED event each at that time, one report each to the message's URL with the
+    webhook body of that change (the message without a URL gets none)."""
+    t = await store.now_us()
+    with_url = dataclasses.replace(
+        omni(1, t + 60 * S, channels=(("viber", 120), ("sms", 60))), dlr_url="https://r.example/d"
+    )
+    without = omni(1, t + 60 * S)
+    await store.messages.insert([with_url, without])
+    results = await store.messages.cancel_many([(1, with_url.id), (1, without.id)])
+    assert [r for r, _ in results] == [CancelResult.CANCELLED, CancelResult.CANCELLED]
+    changes = results[0][1]
+    at = {c.at_us for _, cs in results for c in cs}
+    assert len(at) == 1 and t <= at.pop() <= await store.now_us()
+    assert sorted((c.to, c.channel, c.sender, c.dlr_url) for c in changes) == [
+        ("+37251000000", "sms", "Sender", "https://r.example/d"),
+        ("+37251000000", "viber", "Sender", "https://r.example/d"),
+    ]
+    async with store.read() as tx:
+        chans = await tx.fetch(
+            adhoc("SELECT id, status, status_us FROM channel_messages WHERE omnimessage_id = $1"),
+            with_url.id,
+        )
+        events = await tx.fetch(
+            adhoc("SELECT message_id, kind, status, at_us FROM message_events WHERE status = $1"),
+            "DELETED",
+        )
+        hooks = await tx.fetch(
+            adhoc("SELECT account_id, message_id, url, body, state FROM webhooks ORDER BY id"),
+        )
+    assert {(r["id"], r["status"], r["status_us"]) for r in chans} == {
+        (c.message_id, "DELETED", c.at_us) for c in changes
+    }
+    everything = [c for _, cs in results for c in cs]
+    assert sorted((r["message_id"], r["kind"], r["at_us"]) for r in events) == sorted(
+        (c.message_id, "status", c.at_us) for c in everything
+    )
+    assert [
+        (r["account_id"], r["message_id"], r["url"], orjson.loads(r["body"]), r["state"])
+        for r in hooks
+    ] == [(1, c.message_id, "https://r.example/d", delivery_report(c), "pending") for c in changes]
 
 
 async def test_cancel_once_started_is_not_found(store: Store) -> None:

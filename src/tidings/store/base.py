@@ -28,7 +28,7 @@ from tidings.store.limits import Limits
 from tidings.store.messages import Messages
 from tidings.store.outbox import Outbox
 from tidings.store.providers import Providers
-from tidings.store.records import Claim, KeyAnswer, NewOmnimessage
+from tidings.store.records import CancelResult, Claim, KeyAnswer, NewOmnimessage, StatusChange
 from tidings.store.sandbox import Sandbox
 from tidings.store.schedule import Schedule
 from tidings.store.sessions import Sessions
@@ -104,6 +104,13 @@ class Store(ABC):
     ) -> set[int]:
         """See `Messages.insert`."""
         return await self.transact(lambda tx: messages.insert_checked(tx, items, expect, answers))
+
+    async def cancel_omnimessages(
+        self, requests: Sequence[tuple[int, str]]
+    ) -> list[tuple[CancelResult, list[StatusChange]]]:
+        """See `Messages.cancel_many`."""
+        now = await self.now_us()
+        return await self.transact(lambda tx: messages.cancel_many(tx, requests, now))
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tidings.core.lifecycle import Control, allowed_from
-from tidings.store import accounts, events, idempotency
+from tidings.store import accounts, events, idempotency, outbox
 from tidings.store.port import Port
 from tidings.store.queries import query
 from tidings.store.records import (
@@ -26,6 +26,7 @@ INSERT_OMNI = query("insert_omnimessage")
 INSERT_CHANNEL = query("insert_channel_message")
 INSERT_TIMER = query("insert_send_timer")
 ACCEPT = query("accept_omnimessages")
+CANCEL_AT_ONCE = query("cancel_omnimessages")
 GET = query("get_omnimessage")
 CHANNELS = query("omnimessage_channels")
 LOCK_TIMERS = query("lock_timers_of")
@@ -128,7 +129,7 @@ async def get(tx: Tx, account_id: int, omni_id: str) -> OmniView | None:
     return OmniView.from_row(rows[0], tuple(ChannelView.from_row(c) for c in chans))
 
 
-async def _cancel_many(
+async def cancel_many(
     tx: Tx, requests: Sequence[tuple[int, str]], now_us: int
 ) -> list[tuple[CancelResult, list[StatusChange]]]:
     """A group of cancels in a fixed number of statements, whatever its size (on PostgreSQL
@@ -150,7 +151,61 @@ async def _cancel_many(
     )
     won = await tx.fetch(CANCEL_WAITING, mine, list(allowed_from(Control.CANCEL)), now_us)
     changes = await write_out_cancelled(tx, won, now_us, now_us)
-    won_ids = {r["id"] for r in won}
+    return _answers(requests, owners, state, {r["id"] for r in won}, changes)
+
+
+async def cancel_in_one_statement(
+    tx: Tx, requests: Sequence[tuple[int, str]]
+) -> list[tuple[CancelResult, list[StatusChange]]]:
+    """`cancel_many` as one statement (PostgreSQL: cancel_omnimessages), plus the webhooks'
+    insert when a cancelled message has a report URL; inside the caller's transaction. The
+    time of the cancel is the database's clock, read by the statement itself."""
+    rows = await tx.fetch(
+        CANCEL_AT_ONCE,
+        [omni_id for _, omni_id in requests],
+        [account_id for account_id, _ in requests],
+        list(allowed_from(Control.CANCEL)),
+    )
+    owners: dict[str, int] = {}
+    state: dict[str, str] = {}
+    won: dict[str, Row] = {}
+    for r in rows:
+        if r["row_kind"] == "owner":
+            owners[r["id"]], state[r["id"]] = r["account_id"], r["state"]
+        elif r["row_kind"] == "won":
+            won[r["id"]] = r
+    changes = [
+        StatusChange(
+            o["id"],
+            c["id"],
+            o["account_id"],
+            o["to_number"],
+            c["channel"],
+            c["sender"],
+            "DELETED",
+            None,
+            None,
+            c["now_us"],
+            o["dlr_url"],
+        )
+        for c in rows
+        if c["row_kind"] == "chan"
+        for o in (won[c["omnimessage_id"]],)
+    ]
+    if changes:
+        await outbox.enqueue_webhooks(tx, changes, changes[0].at_us)
+    return _answers(requests, owners, state, set(won), changes)
+
+
+def _answers(
+    requests: Sequence[tuple[int, str]],
+    owners: Mapping[str, int],
+    state: Mapping[str, str],
+    won_ids: set[str],
+    changes: Sequence[StatusChange],
+) -> list[tuple[CancelResult, list[StatusChange]]]:
+    """Each request's answer, as if it had been alone: the first request of a message its
+    account cancelled gets the cancel and its changes, a repeat "already cancelled"."""
     by_omni: dict[str, list[StatusChange]] = {}
     for c in changes:
         by_omni.setdefault(c.omnimessage_id, []).append(c)
@@ -233,5 +288,4 @@ class Messages(Port):
         self, requests: Sequence[tuple[int, str]]
     ) -> list[tuple[CancelResult, list[StatusChange]]]:
         """Several cancels, (account id, omnimessage id) each, in one transaction."""
-        now = await self._db.now_us()
-        return await self._db.transact(lambda tx: _cancel_many(tx, requests, now))
+        return await self._db.cancel_omnimessages(requests)
