@@ -29,7 +29,11 @@ class Accepter:
         self._store = store
         self._on_committed = on_committed
         self._group: GroupCommit[_Request, bool] = GroupCommit(
-            "accept", self._insert, max_batch, size=lambda r: len(r[0])
+            "accept",
+            self._insert,
+            max_batch,
+            size=lambda r: len(r[0]),
+            in_flight=store.transactions_in_flight,
         )
 
     async def _insert(self, requests: Sequence[_Request]) -> list[bool]:

@@ -84,9 +84,14 @@ class Engine:
         self.reports.on_changes = self._on_changes
         self.reports.wait_for_answers = self.dispatcher.answers_recorded
         self.accepter = Accepter(store, self.dispatcher.wake)
-        # Concurrent cancels share one transaction (each still answered after its commit).
+        # Concurrent cancels share a transaction (each still answered after its commit).
         self._cancels: GroupCommit[tuple[int, str], tuple[CancelResult, list[StatusChange]]] = (
-            GroupCommit("cancel", store.messages.cancel_many, 500)
+            GroupCommit(
+                "cancel",
+                store.messages.cancel_many,
+                500,
+                in_flight=store.transactions_in_flight,
+            )
         )
         self.outbox = outbox(store, self.clock) if outbox is not None else None
         self.inbound = InboundReceiver(

@@ -29,22 +29,29 @@ class GroupCommit(Generic[Req, Res]):
         write: Callable[[Sequence[Req]], Awaitable[Sequence[Res]]],
         max_batch: int = 5000,
         size: Callable[[Req], int] = _one,
+        in_flight: int = 1,
     ) -> None:
         """`write(requests)` commits them in one transaction and returns one result each;
-        a batch holds requests of total `size` up to `max_batch` (at least one request)."""
+        a batch holds requests of total `size` up to `max_batch` (at least one request).
+        `in_flight`: how many such transactions may run at once (a request arriving while
+        fewer are under way starts one at once)."""
         self._name = name
         self._write = write
         self._max = max_batch
         self._size = size
         self._pending: list[tuple[Req, asyncio.Future[Res]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = in_flight
 
     async def add(self, request: Req) -> Res:
         """Commit `request`, together with whatever else is waiting; its result once committed."""
         fut: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
         self._pending.append((request, fut))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush(), name=f"{self._name}-commit")
+        # A finished task leaves the set only when its done-callbacks run, a loop turn later;
+        # counted until then, it would leave this request with no task to write it.
+        self._tasks = {t for t in self._tasks if not t.done()}
+        if len(self._tasks) < self._in_flight:
+            self._tasks.add(asyncio.create_task(self._flush(), name=f"{self._name}-commit"))
         return await fut
 
     async def _flush(self) -> None:

@@ -237,6 +237,9 @@ async def _pool(dsn: str, min_size: int, max_size: int, plan_cache_mode: str) ->
 
 class PostgresStore(Store):
     kind = "postgresql"
+    # Measured (bench cancel --quick, 16 concurrent): cancel p99 16.6-17.9 ms with one group
+    # transaction at a time, 10.2-11.0 with two; three and four spread wider (9-24 ms).
+    transactions_in_flight = 2
 
     def __init__(self, pool: Any, accept_pool: Any, dsn: str) -> None:
         super().__init__()

@@ -107,7 +107,7 @@ FROM stale, go
 -- shared script's nine statements were nine round trips, and a cancel alone took 2.3 ms. The
 -- order of its locks is the shared script's: the messages' timers first, in id order (the
 -- owners' sub-select waits for them), then the messages, read as they are once the timers are
--- held (FOR SHARE reads the latest version, not the statement's snapshot). Every message its
+-- held (FOR UPDATE reads the latest version, not the statement's snapshot). Every message its
 -- own account asked for, still in one of the states $3, is cancelled; its channel messages
 -- become DELETED (each once), with their events, and its send timers go. Returns one row per
 -- message found (`owner`), per message cancelled (`won`) and per channel written out (`chan`),
@@ -120,7 +120,7 @@ WITH now AS MATERIALIZED (
 ), owners AS MATERIALIZED (
     SELECT o.id, o.account_id, o.state FROM omnimessages o
     WHERE o.id = ANY($1::text[]) AND (SELECT count(*) FROM locked) >= 0
-    ORDER BY o.id FOR SHARE
+    ORDER BY o.id FOR UPDATE
 ), won AS (
     UPDATE omnimessages o SET state = 'cancelled', updated_us = (SELECT us FROM now)
     WHERE o.id IN (SELECT w.id FROM owners w
