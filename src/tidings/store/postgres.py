@@ -1,7 +1,8 @@
 """PostgreSQL adapter on asyncpg: a connection pool, the shared scripts, `SKIP LOCKED` claims.
 
 Each write is one transaction on a pooled connection (READ COMMITTED; the scripts lock the rows
-they change). Reads run on a pooled connection without an explicit transaction. Claims are a
+they change); the accept and a group of cancels are one statement each (a lone request pays every
+round trip), the accept on connections of its own. Reads run on a pooled connection without an explicit transaction. Claims are a
 single statement, so any number of processes can claim from the same table without ever getting
 the same row. Inserts `NOTIFY tidings_due` in their transaction so that schedulers in other
 processes wake up for an earlier due time (a reschedule or a batch resume sends the same
@@ -254,9 +255,9 @@ class PostgresStore(Store):
         # The accept statement (accept_omnimessages) has no plan to choose (inserts, and a
         # primary-key probe per account), yet planning it each time cost a lone accept 0.15-0.2
         # ms (p50 0.67 -> 0.47-0.52 ms without). It runs on connections of its own that always
-        # use the generic plan; accepts are group-committed, one in flight per process.
+        # use the generic plan: accepts are group-committed, `transactions_in_flight` at a time.
         try:
-            accept_pool = await _pool(dsn, 1, 2, "force_generic_plan")
+            accept_pool = await _pool(dsn, 1, cls.transactions_in_flight, "force_generic_plan")
         except BaseException:
             await pool.close()
             raise
