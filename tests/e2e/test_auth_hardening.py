@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -160,17 +161,32 @@ def test_password_change_and_removal_take_effect_on_the_next_request(
     with httpx.Client(base_url=srv.url, timeout=30) as c:
         assert c.post("/v1/omnimessage", json=BODY, auth=OWNER).status_code == 201
         assert c.get(INBOX, auth=OWNER).status_code == 200
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        later = {**BODY, "time_to_send": tomorrow.isoformat(timespec="seconds")}
+        ids = [c.post("/v1/omnimessage", json=later, auth=OWNER).json()["omnimessage_id"]]
+        ids += [c.post("/v1/omnimessage", json=later, auth=OWNER).json()["omnimessage_id"]]
+        assert c.delete(f"/v1/omnimessage/{ids[0]}", auth=OWNER).status_code == 202
         out = run_cli("accounts", "set", "alice", "--password", "new-pw", database=database)
         assert "console sessions were signed out" in out.stdout
         assert c.post("/v1/omnimessage", json=BODY, auth=OWNER).status_code == 401
         assert c.get(INBOX, auth=OWNER).status_code == 401
+        # A cancel with the old password (remembered by the server a moment ago) cancels nothing.
+        # (From another address: each 401 counts against the client's guessing back-off.)
+        r = c.delete(f"/v1/omnimessage/{ids[1]}", auth=OWNER, headers=at("192.0.2.51"))
+        assert r.status_code == 401
         new = ("alice", "new-pw")
+        status = c.get(f"/v1/omnimessage/{ids[1]}/status", auth=new).json()
+        assert {s["status"] for s in status["statuses"]} != {"DELETED"}
         assert c.post("/v1/omnimessage", json=BODY, auth=new).status_code == 201
         run_cli("accounts", "set", "alice", "--sender", "Changed", database=database)
         r = c.post("/v1/omnimessage", json=BODY, auth=new)
         assert r.status_code == 201 and r.json()["messages"][0]["sender"] == "Changed"
         assert c.post("/v1/omnimessages", json={"messages": [BODY]}, auth=new).status_code == 201
+        assert c.delete(f"/v1/omnimessage/{ids[1]}", auth=new).status_code == 202
+        late = c.post("/v1/omnimessage", json=later, auth=new).json()["omnimessage_id"]
         run_cli("accounts", "remove", "alice", database=database)
+        r = c.delete(f"/v1/omnimessage/{late}", auth=new, headers=at("192.0.2.52"))
+        assert r.status_code == 401
         assert c.post("/v1/omnimessage", json=BODY, auth=new).status_code == 401
         assert c.post("/v1/omnimessages", json={"messages": [BODY]}, auth=new).status_code == 401
         assert c.get(INBOX, auth=new).status_code == 401

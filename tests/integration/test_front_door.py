@@ -5,6 +5,7 @@ request. The API's and the console's own tests cover the same door through HTTP.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from tidings import runtime
 from tidings.core.errors import RequestInvalid
 from tidings.engine.service import Engine, EngineSettings
 from tidings.store.base import Store
-from tidings.store.records import Account, NewOmnimessage
+from tidings.store.records import Account, CancelResult, NewOmnimessage
 from tidings.store.urls import parse_database_url
 
 TO = "+37251234567"
@@ -159,3 +160,42 @@ async def test_all_items_refused_still_asks_whether_the_caller_holds(
     )
 
     assert asked == [1] and isinstance(items[0], RequestInvalid)
+
+
+async def test_a_cancel_under_a_changed_account_asks_again_before_cancelling(
+    engine: Engine, store: Store, account: Account
+) -> None:
+    """The cancel's transaction checks the version the caller was authenticated at: changed,
+    nothing is cancelled and the caller is asked again; a caller that no longer signs in
+    (a new password, a removal) cancels nothing, one that still does cancels."""
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    scheduled = sms(time_to_send=tomorrow.isoformat(timespec="seconds"))
+    keep = await engine.submit(account, scheduled)
+    other = await engine.submit(account, scheduled)
+    await store.accounts.update("alice", password_hash="changed")  # bumps the version
+
+    class SignedOut(Exception):
+        pass
+
+    async def refused() -> Account:
+        raise SignedOut
+
+    with pytest.raises(SignedOut):
+        await engine.cancel(account, keep.id, reauthenticate=refused)
+    view = await store.messages.get(account.id, keep.id)
+    assert view is not None and view.state == "scheduled"
+
+    asked: list[int] = []
+
+    async def still_signed_in() -> Account:
+        asked.append(1)
+        fresh = await store.accounts.get("alice")
+        assert fresh is not None
+        return fresh
+
+    assert await engine.cancel(account, other.id, reauthenticate=still_signed_in) == (
+        CancelResult.CANCELLED
+    )
+    assert asked == [1]
+    view = await store.messages.get(account.id, other.id)
+    assert view is not None and view.state == "cancelled"

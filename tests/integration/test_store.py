@@ -220,13 +220,13 @@ async def test_a_group_of_cancels_answers_each_as_alone(store: Store) -> None:
     assert len((await store.attempts.start(await claim(store, t), t)).sends) == 1
     results = await store.messages.cancel_many(
         [
-            (1, waiting.id),
-            (2, waiting.id),
-            (1, waiting.id),
-            (1, sending.id),
-            (1, theirs.id),
-            (2, theirs.id),
-            (1, "no-such-id"),
+            (1, waiting.id, None),
+            (2, waiting.id, None),
+            (1, waiting.id, None),
+            (1, sending.id, None),
+            (1, theirs.id, None),
+            (2, theirs.id, None),
+            (1, "no-such-id", None),
         ]
     )
     assert [r for r, _ in results] == [
@@ -246,6 +246,39 @@ async def test_a_group_of_cancels_answers_each_as_alone(store: Store) -> None:
     assert await timers(store, waiting.id) == [] and await timers(store, theirs.id) == []
 
 
+async def test_a_cancel_checked_at_an_old_account_version_changes_nothing(
+    store: Store,
+) -> None:
+    """A cancel names the account version its caller was checked at: when the account has
+    moved on (a new password) or is gone, that cancel is answered ACCOUNT_CHANGED and nothing
+    is cancelled; the group's other cancels go ahead; unchecked (None) cancels are not held."""
+    a = await store.accounts.create("frank", "h", "FrankCo", "s")
+    b = await store.accounts.create("grace", "h", "GraceCo", "s")
+    t = await store.now_us()
+    ma, mb, mb2 = omni(a.id, t + 60 * S), omni(b.id, t + 60 * S), omni(b.id, t + 60 * S)
+    await store.messages.insert([ma, mb, mb2])
+    changed = await store.accounts.update("grace", password_hash="h2")
+    assert changed is not None and changed.version != b.version
+    results = await store.messages.cancel_many(
+        [(b.id, mb.id, b.version), (a.id, ma.id, a.version), (b.id, mb2.id, None)]
+    )
+    assert [r for r, _ in results] == [
+        CancelResult.ACCOUNT_CHANGED,
+        CancelResult.CANCELLED,
+        CancelResult.CANCELLED,
+    ]
+    view = await store.messages.get(b.id, mb.id)
+    assert view is not None and view.state == "scheduled"
+    assert len(await timers(store, mb.id)) == 1
+    assert (await store.messages.cancel(b.id, mb.id, changed.version))[0] == (
+        CancelResult.CANCELLED
+    )
+    assert await store.accounts.remove("frank")
+    assert (await store.messages.cancel(a.id, ma.id, a.version))[0] == (
+        CancelResult.ACCOUNT_CHANGED
+    )
+
+
 async def test_a_cancel_writes_each_channel_its_event_and_report_at_one_time(
     store: Store,
 ) -> None:
@@ -258,7 +291,7 @@ async def test_a_cancel_writes_each_channel_its_event_and_report_at_one_time(
     )
     without = omni(1, t + 60 * S)
     await store.messages.insert([with_url, without])
-    results = await store.messages.cancel_many([(1, with_url.id), (1, without.id)])
+    results = await store.messages.cancel_many([(1, with_url.id, None), (1, without.id, None)])
     assert [r for r, _ in results] == [CancelResult.CANCELLED, CancelResult.CANCELLED]
     changes = results[0][1]
     at = {c.at_us for _, cs in results for c in cs}

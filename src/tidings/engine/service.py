@@ -31,6 +31,7 @@ from tidings.engine.reports import ReportRecorder
 from tidings.engine.submit import AnswerFor, FrontDoor, Reauthenticate
 from tidings.store.base import Store
 from tidings.store.group_commit import GroupCommit
+from tidings.store.messages import CancelRequest
 from tidings.store.records import (
     Account,
     BlacklistSource,
@@ -41,6 +42,9 @@ from tidings.store.records import (
 )
 from tidings.store.schedule import BatchResult
 from tidings.webhooks.guard import TargetPolicy
+
+# A cancel whose account changed under it is read again and tried once more, then unchecked.
+_CANCEL_TRIES = 2
 
 SANDBOX_CONNECTOR = "sandbox"
 
@@ -85,7 +89,7 @@ class Engine:
         self.reports.wait_for_answers = self.dispatcher.answers_recorded
         self.accepter = Accepter(store, self.dispatcher.wake)
         # Concurrent cancels share a transaction (each still answered after its commit).
-        self._cancels: GroupCommit[tuple[int, str], tuple[CancelResult, list[StatusChange]]] = (
+        self._cancels: GroupCommit[CancelRequest, tuple[CancelResult, list[StatusChange]]] = (
             GroupCommit(
                 "cancel",
                 store.messages.cancel_many,
@@ -190,8 +194,23 @@ class Engine:
         await self.accepter.add(items, expect, answer)
         self.metrics.accepted.inc(len(items))
 
-    async def cancel(self, account: Account, omni_id: str) -> CancelResult:
-        result, changes = await self._cancels.add((account.id, omni_id))
+    async def cancel(
+        self, account: Account, omni_id: str, *, reauthenticate: Reauthenticate | None = None
+    ) -> CancelResult:
+        """Cancel a scheduled omnimessage. With `reauthenticate`, the cancelling transaction
+        checks that the account still has the version it was read at (a remembered credential:
+        no read of its own); if not, nothing is cancelled, the account is read again (a changed
+        password or a removal raises there) and the cancel is tried with what it is now."""
+        version = account.version if reauthenticate is not None else None
+        for _ in range(_CANCEL_TRIES):
+            result, changes = await self._cancels.add((account.id, omni_id, version))
+            if result != CancelResult.ACCOUNT_CHANGED:
+                break
+            assert reauthenticate is not None
+            account = await reauthenticate()
+            version = account.version
+        else:  # changed again meanwhile: `reauthenticate` itself has just read the account
+            result, changes = await self._cancels.add((account.id, omni_id, None))
         if result == CancelResult.CANCELLED:
             self.metrics.cancelled.inc()
             await self._on_changes(changes)

@@ -109,7 +109,7 @@ class Store(ABC):
         return await self.transact(lambda tx: messages.insert_checked(tx, items, expect, answers))
 
     async def cancel_omnimessages(
-        self, requests: Sequence[tuple[int, str]]
+        self, requests: Sequence[messages.CancelRequest]
     ) -> list[tuple[CancelResult, list[StatusChange]]]:
         """See `Messages.cancel_many`."""
         now = await self.now_us()

@@ -129,8 +129,18 @@ async def get(tx: Tx, account_id: int, omni_id: str) -> OmniView | None:
     return OmniView.from_row(rows[0], tuple(ChannelView.from_row(c) for c in chans))
 
 
+# A cancel: (account id, omnimessage id, the account version the caller's credential was
+# checked at, or None to cancel unchecked).
+CancelRequest = tuple[int, str, int | None]
+
+
+def _stale(requests: Sequence[CancelRequest], current: Mapping[int, int]) -> set[int]:
+    """The accounts whose version a request expects but that no longer have it (or are gone)."""
+    return {a for a, _, v in requests if v is not None and current.get(a) != v}
+
+
 async def cancel_many(
-    tx: Tx, requests: Sequence[tuple[int, str]], now_us: int
+    tx: Tx, requests: Sequence[CancelRequest], now_us: int
 ) -> list[tuple[CancelResult, list[StatusChange]]]:
     """A group of cancels in a fixed number of statements, whatever its size (on PostgreSQL
     each is a round trip: one per cancel made a group of 16 take 50).
@@ -138,7 +148,9 @@ async def cancel_many(
     Lock the timers before the messages, all at once in id order, as the dispatcher does (no
     deadlock with a firing batch); then one conditional update of every requested message its
     own account may cancel decides each cancel against send."""
-    ids = sorted({omni_id for _, omni_id in requests})
+    checked = sorted({a for a, _, v in requests if v is not None})
+    stale = _stale(requests, await accounts.versions(tx, checked)) if checked else set()
+    ids = sorted({omni_id for a, omni_id, v in requests if v is None or a not in stale})
     await tx.fetch(LOCK_TIMERS, ids)
     # Every writer locks a message's timers before the message, so with them held here the
     # states read now stay as they are until this transaction ends (a message with no timer
@@ -147,25 +159,31 @@ async def cancel_many(
     owners = {r["id"]: r["account_id"] for r in found}
     state = {r["id"]: r["state"] for r in found}
     mine = sorted(
-        {omni_id for account_id, omni_id in requests if owners.get(omni_id) == account_id}
+        {
+            omni_id
+            for account_id, omni_id, v in requests
+            if owners.get(omni_id) == account_id and (v is None or account_id not in stale)
+        }
     )
     won = await tx.fetch(CANCEL_WAITING, mine, list(allowed_from(Control.CANCEL)), now_us)
     changes = await write_out_cancelled(tx, won, now_us, now_us)
-    return _answers(requests, owners, state, {r["id"] for r in won}, changes)
+    return _answers(requests, stale, owners, state, {r["id"] for r in won}, changes)
 
 
 async def cancel_in_one_statement(
-    tx: Tx, requests: Sequence[tuple[int, str]]
+    tx: Tx, requests: Sequence[CancelRequest]
 ) -> list[tuple[CancelResult, list[StatusChange]]]:
     """`cancel_many` as one statement (PostgreSQL: cancel_omnimessages), plus the webhooks'
     insert when a cancelled message has a report URL; inside the caller's transaction. The
     time of the cancel is the database's clock, read by the statement itself."""
     rows = await tx.fetch(
         CANCEL_AT_ONCE,
-        [omni_id for _, omni_id in requests],
-        [account_id for account_id, _ in requests],
+        [omni_id for _, omni_id, _ in requests],
+        [account_id for account_id, _, _ in requests],
         list(allowed_from(Control.CANCEL)),
+        [version for _, _, version in requests],
     )
+    stale = {r["account_id"] for r in rows if r["row_kind"] == "stale"}
     owners: dict[str, int] = {}
     state: dict[str, str] = {}
     won: dict[str, Row] = {}
@@ -194,11 +212,12 @@ async def cancel_in_one_statement(
     ]
     if changes:
         await outbox.enqueue_webhooks(tx, changes, changes[0].at_us)
-    return _answers(requests, owners, state, set(won), changes)
+    return _answers(requests, stale, owners, state, set(won), changes)
 
 
 def _answers(
-    requests: Sequence[tuple[int, str]],
+    requests: Sequence[CancelRequest],
+    stale: set[int],
     owners: Mapping[str, int],
     state: Mapping[str, str],
     won_ids: set[str],
@@ -211,8 +230,10 @@ def _answers(
         by_omni.setdefault(c.omnimessage_id, []).append(c)
     results: list[tuple[CancelResult, list[StatusChange]]] = []
     answered: set[str] = set()
-    for account_id, omni_id in requests:
-        if owners.get(omni_id) != account_id:
+    for account_id, omni_id, version in requests:
+        if version is not None and account_id in stale:
+            results.append((CancelResult.ACCOUNT_CHANGED, []))
+        elif owners.get(omni_id) != account_id:
             results.append((CancelResult.NOT_FOUND, []))
         elif omni_id in won_ids and omni_id not in answered:
             answered.add(omni_id)
@@ -279,13 +300,15 @@ class Messages(Port):
         return await self._db.query(lambda tx: get(tx, account_id, omni_id))
 
     async def cancel(
-        self, account_id: int, omni_id: str
+        self, account_id: int, omni_id: str, version: int | None = None
     ) -> tuple[CancelResult, list[StatusChange]]:
-        (result,) = await self.cancel_many([(account_id, omni_id)])
+        (result,) = await self.cancel_many([(account_id, omni_id, version)])
         return result
 
     async def cancel_many(
-        self, requests: Sequence[tuple[int, str]]
+        self, requests: Sequence[CancelRequest]
     ) -> list[tuple[CancelResult, list[StatusChange]]]:
-        """Several cancels, (account id, omnimessage id) each, in one transaction."""
+        """Several cancels in one transaction, each (account id, omnimessage id, the account
+        version its caller was checked at, or None): a request whose account no longer has that
+        version is answered ACCOUNT_CHANGED and changes nothing, each other as if alone."""
         return await self._db.cancel_omnimessages(requests)

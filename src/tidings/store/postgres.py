@@ -330,7 +330,7 @@ class PostgresStore(Store):
             return exc.accounts
 
     async def cancel_omnimessages(
-        self, requests: Sequence[tuple[int, str]]
+        self, requests: Sequence[messages.CancelRequest]
     ) -> list[tuple[CancelResult, list[StatusChange]]]:
         # One statement for the whole group (and the webhooks' insert when a report URL is
         # set): BEGIN, it, COMMIT are three round trips where the shared script took eleven.

@@ -151,6 +151,9 @@ class CancelResult(StrEnum):
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"
     NOT_FOUND = "not_found"  # no such message, another account's, or already sending
+    # The caller's account changed (or went) since its credential was checked: nothing done;
+    # authenticate again (a request names the version it saw to be checked at all).
+    ACCOUNT_CHANGED = "account_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,18 +103,27 @@ SELECT stale.ids AS stale, CASE WHEN go.ok THEN pg_notify($23, $24) END AS notif
 FROM stale, go
 
 -- cancel_omnimessages --
--- A group of cancels (omnimessage $1[i] asked for by account $2[i]) as one statement: the
+-- A group of cancels (omnimessage $1[i] asked for by account $2[i], whose caller was checked at
+-- account version $4[i], or NULL: unchecked) as one statement: the
 -- shared script's nine statements were nine round trips, and a cancel alone took 2.3 ms. The
 -- order of its locks is the shared script's: the messages' timers first, in id order (the
 -- owners' sub-select waits for them), then the messages, read as they are once the timers are
 -- held (FOR UPDATE reads the latest version, not the statement's snapshot). Every message its
--- own account asked for, still in one of the states $3, is cancelled; its channel messages
--- become DELETED (each once), with their events, and its send timers go. Returns one row per
--- message found (`owner`), per message cancelled (`won`) and per channel written out (`chan`),
--- each with the statement's clock (`now_us`). Webhooks are queued by the caller, in the same
--- transaction.
+-- own account asked for, still in one of the states $3, is cancelled unless that account's
+-- version is no longer the one expected; its channel messages become DELETED (each once), with
+-- their events, and its send timers go. Returns one row per message found (`owner`), per
+-- message cancelled (`won`), per channel written out (`chan`) and per account whose expected
+-- version no longer holds (`stale`), each with the statement's clock (`now_us`). Webhooks are
+-- queued by the caller, in the same transaction.
 WITH now AS MATERIALIZED (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS us
+), asked AS MATERIALIZED (
+    SELECT r.id, r.account_id, r.version
+    FROM unnest($1::text[], $2::int4[], $4::int8[]) AS r(id, account_id, version)
+), stale AS MATERIALIZED (
+    SELECT DISTINCT r.account_id FROM asked r
+    WHERE r.version IS NOT NULL
+        AND r.version IS DISTINCT FROM (SELECT a.version FROM accounts a WHERE a.id = r.account_id)
 ), locked AS MATERIALIZED (
     SELECT id FROM timers WHERE ref = ANY($1::text[]) ORDER BY id FOR UPDATE
 ), owners AS MATERIALIZED (
@@ -124,8 +133,8 @@ WITH now AS MATERIALIZED (
 ), won AS (
     UPDATE omnimessages o SET state = 'cancelled', updated_us = (SELECT us FROM now)
     WHERE o.id IN (SELECT w.id FROM owners w
-            JOIN unnest($1::text[], $2::int4[]) AS r(id, account_id)
-                ON r.id = w.id AND r.account_id = w.account_id)
+            JOIN asked r ON r.id = w.id AND r.account_id = w.account_id
+            WHERE r.version IS NULL OR r.account_id NOT IN (SELECT account_id FROM stale))
         AND o.state = ANY($3::text[])
     RETURNING o.id, o.account_id, o.to_number, o.dlr_url
 ), chans AS (
@@ -148,6 +157,9 @@ FROM won
 UNION ALL
 SELECT 'chan', id, NULL, NULL, NULL, NULL, omnimessage_id, channel, sender, (SELECT us FROM now)
 FROM chans
+UNION ALL
+SELECT 'stale', NULL, account_id, NULL, NULL, NULL, NULL, NULL, NULL, (SELECT us FROM now)
+FROM stale
 
 -- ping --
 -- Is the LISTEN connection still alive?

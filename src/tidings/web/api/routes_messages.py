@@ -104,8 +104,11 @@ async def send_bulk(request: Request) -> Response:
 
 async def cancel_omnimessage(request: Request) -> Response:
     ctx = _ctx(request)
-    account = await account_of(request)
-    result = await ctx.engine.cancel(account, _omni_id(request))
+    # The account's version is checked in the cancelling transaction (no read of its own).
+    account = await account_of(request, current=False)
+    result = await ctx.engine.cancel(
+        account, _omni_id(request), reauthenticate=lambda: recheck(request)
+    )
     if result == CancelResult.NOT_FOUND:
         raise not_found(
             "No scheduled omnimessage with this id: it was already sent, or does not exist"
