@@ -4,7 +4,7 @@ request. The API's and the console's own tests cover the same door through HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,18 @@ TO = "+37251234567"
 
 def sms(text: str = "hi", **extra: Any) -> dict[str, Any]:
     return {"to": TO, "messages": [{"channel": "sms", "text": text}], **extra}
+
+
+def rereads(store: Store, asked: list[int]) -> Callable[[], Awaitable[Account]]:
+    """A `reauthenticate` that reads alice's account again (each call noted in `asked`)."""
+
+    async def reauthenticate() -> Account:
+        asked.append(1)
+        fresh = await store.accounts.get("alice")
+        assert fresh is not None
+        return fresh
+
+    return reauthenticate
 
 
 @pytest.fixture
@@ -112,14 +124,7 @@ async def test_an_account_changed_under_the_request_is_read_again(
     the door asks for the account again and stores what it is now (its new sender)."""
     await store.accounts.update("alice", default_sender="NewName")  # bumps the version
     asked: list[int] = []
-
-    async def reauthenticate() -> Account:
-        asked.append(1)
-        fresh = await store.accounts.get("alice")
-        assert fresh is not None
-        return fresh
-
-    record = await engine.submit(account, sms(), reauthenticate=reauthenticate)
+    record = await engine.submit(account, sms(), reauthenticate=rereads(store, asked))
 
     assert asked == [1]
     assert record.channels[0].sender == "NewName"
@@ -186,14 +191,7 @@ async def test_a_cancel_under_a_changed_account_asks_again_before_cancelling(
     assert view is not None and view.state == "scheduled"
 
     asked: list[int] = []
-
-    async def still_signed_in() -> Account:
-        asked.append(1)
-        fresh = await store.accounts.get("alice")
-        assert fresh is not None
-        return fresh
-
-    assert await engine.cancel(account, other.id, reauthenticate=still_signed_in) == (
+    assert await engine.cancel(account, other.id, reauthenticate=rereads(store, asked)) == (
         CancelResult.CANCELLED
     )
     assert asked == [1]

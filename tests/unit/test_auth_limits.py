@@ -219,8 +219,6 @@ def test_config_per_account_rates() -> None:
 class FakeInsertStore:
     """Accounts' versions in a dict; `messages.insert` as the store's port specifies it."""
 
-    transactions_in_flight = 1
-
     def __init__(self, versions: dict[int, int]) -> None:
         self.versions = versions
         self.stored: list[NewOmnimessage] = []

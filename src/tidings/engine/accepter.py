@@ -33,7 +33,6 @@ class Accepter:
             self._insert,
             max_batch,
             size=lambda r: len(r[0]),
-            in_flight=store.transactions_in_flight,
         )
 
     async def _insert(self, requests: Sequence[_Request]) -> list[bool]:

@@ -40,8 +40,8 @@ T = TypeVar("T")
 
 class Store(ABC):
     kind: str
-    # How many group transactions of one kind (accepts, cancels) are worth running at once:
-    # SQLite has one writer; on PostgreSQL a second overlaps the first's round trips.
+    # How many group transactions of cancels are worth running at once: SQLite has one
+    # writer; on PostgreSQL a second overlaps the first's round trips.
     transactions_in_flight: int = 1
 
     def __init__(self) -> None:

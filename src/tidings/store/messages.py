@@ -193,22 +193,7 @@ async def cancel_in_one_statement(
         elif r["row_kind"] == "won":
             won[r["id"]] = r
     changes = [
-        StatusChange(
-            o["id"],
-            c["id"],
-            o["account_id"],
-            o["to_number"],
-            c["channel"],
-            c["sender"],
-            "DELETED",
-            None,
-            None,
-            c["now_us"],
-            o["dlr_url"],
-        )
-        for c in rows
-        if c["row_kind"] == "chan"
-        for o in (won[c["omnimessage_id"]],)
+        _deleted(won[c["omnimessage_id"]], c, c["now_us"]) for c in rows if c["row_kind"] == "chan"
     ]
     if changes:
         await outbox.enqueue_webhooks(tx, changes, changes[0].at_us)
@@ -245,6 +230,24 @@ def _answers(
     return results
 
 
+def _deleted(omni: Row, channel: Row, at_us: int) -> StatusChange:
+    """A cancelled message's channel written out: omnimessage row (id, account_id, to_number,
+    dlr_url), channel row (id, channel, sender)."""
+    return StatusChange(
+        omni["id"],
+        channel["id"],
+        omni["account_id"],
+        omni["to_number"],
+        channel["channel"],
+        channel["sender"],
+        "DELETED",
+        None,
+        None,
+        at_us,
+        omni["dlr_url"],
+    )
+
+
 async def write_out_cancelled(
     tx: Tx, cancelled: Sequence[Row], at_us: int, now_us: int
 ) -> list[StatusChange]:
@@ -257,22 +260,7 @@ async def write_out_cancelled(
     ids = sorted(by_id)
     changes: list[StatusChange] = []
     for c in await tx.fetch(CANCEL_CHANNELS_OF, ids, at_us):
-        o = by_id[c["omnimessage_id"]]
-        changes.append(
-            StatusChange(
-                o["id"],
-                c["id"],
-                o["account_id"],
-                o["to_number"],
-                c["channel"],
-                c["sender"],
-                "DELETED",
-                None,
-                None,
-                at_us,
-                o["dlr_url"],
-            )
-        )
+        changes.append(_deleted(by_id[c["omnimessage_id"]], c, at_us))
     await tx.execute(DROP_TIMERS, ids)
     await events.record(tx, changes, now_us)
     return changes

@@ -239,7 +239,9 @@ async def _pool(dsn: str, min_size: int, max_size: int, plan_cache_mode: str) ->
 class PostgresStore(Store):
     kind = "postgresql"
     # Measured (bench cancel --quick, 16 concurrent): cancel p99 16.6-17.9 ms with one group
-    # transaction at a time, 10.2-11.0 with two; three and four spread wider (9-24 ms).
+    # transaction at a time, 10.2-11.0 with two; three and four spread wider (9-24 ms). Accepts
+    # keep one: with two, firing lateness p99 at 500/s reached 4.7 and 6.1 ms in two of five
+    # runs (at most 3.0 in four runs with one), for no clear gain in accepted requests.
     transactions_in_flight = 2
 
     def __init__(self, pool: Any, accept_pool: Any, dsn: str) -> None:
@@ -255,9 +257,9 @@ class PostgresStore(Store):
         # The accept statement (accept_omnimessages) has no plan to choose (inserts, and a
         # primary-key probe per account), yet planning it each time cost a lone accept 0.15-0.2
         # ms (p50 0.67 -> 0.47-0.52 ms without). It runs on connections of its own that always
-        # use the generic plan: accepts are group-committed, `transactions_in_flight` at a time.
+        # use the generic plan: accepts are group-committed, one transaction at a time.
         try:
-            accept_pool = await _pool(dsn, 1, cls.transactions_in_flight, "force_generic_plan")
+            accept_pool = await _pool(dsn, 1, 2, "force_generic_plan")
         except BaseException:
             await pool.close()
             raise
