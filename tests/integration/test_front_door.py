@@ -180,7 +180,7 @@ async def test_a_cancel_under_a_changed_account_asks_again_before_cancelling(
     await store.accounts.update("alice", password_hash="changed")  # bumps the version
 
     class SignedOut(Exception):
-        pass
+        """What a caller that no longer signs in gets from reauthenticate (a 401 in the API)."""
 
     async def refused() -> Account:
         raise SignedOut

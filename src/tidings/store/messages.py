@@ -72,9 +72,10 @@ async def insert(tx: Tx, items: Sequence[NewOmnimessage]) -> None:
     await tx.executemany(INSERT_TIMER, [(o.id, o.due_us, o.priority) for o in items])
 
 
-def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
-    """One list per parameter, for a statement that reads arrays through `unnest`."""
-    return [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * width
+def _columns(rows: list[tuple[object, ...]]) -> list[list[object]]:
+    """One list per parameter, for a statement that reads arrays through `unnest` (rows: at
+    least one; every message has a channel)."""
+    return [list(col) for col in zip(*rows, strict=True)]
 
 
 async def insert_in_one_statement(
@@ -89,8 +90,8 @@ async def insert_in_one_statement(
     pairs = sorted((expect or {}).items())
     rows = await tx.fetch(
         ACCEPT,
-        *_columns(_omni_rows(items), 13),
-        *_columns(_channel_rows(items), 7),
+        *_columns(_omni_rows(items)),
+        *_columns(_channel_rows(items)),
         [a for a, _ in pairs],
         [v for _, v in pairs],
         notify_channel,
